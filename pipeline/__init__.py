@@ -1,0 +1,74 @@
+"""Convert TensorFlow/Keras models to PyTorch through ONNX, and prove the result computes the same.
+
+Python API (importable from a process that already has TensorFlow and torch)::
+
+    result = pipeline.convert(model_or_source, out_dir=None, config=None)
+    result.passed, result.report, result.torch_module
+
+    module = pipeline.onnx_to_torch(onnx_model)   # fixups + import only
+
+Nothing heavy is imported here: TensorFlow and torch load only in the stages that need them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import ConversionConfig, InputOverride, Tolerance
+from pipeline.errors import (
+    ConfigError,
+    ExportError,
+    InputSpecError,
+    InternalError,
+    NotAModelError,
+    PipelineError,
+    SourceNotFoundError,
+    UnsafeModelError,
+    UnsupportedError,
+    UserError,
+    WorkerCrashError,
+)
+
+if TYPE_CHECKING:
+    import onnx
+    import torch
+
+    from pipeline.flow import ConversionResult
+
+__all__ = [
+    "ConfigError",
+    "ConversionConfig",
+    "ConversionResult",
+    "ExportError",
+    "InputOverride",
+    "InputSpecError",
+    "InternalError",
+    "NotAModelError",
+    "PipelineError",
+    "SourceNotFoundError",
+    "Tolerance",
+    "UnsafeModelError",
+    "UnsupportedError",
+    "UserError",
+    "WorkerCrashError",
+    "convert",
+    "onnx_to_torch",
+]
+
+
+def convert(source: Any, out_dir: Any = None, config: Any = None, **kwargs: Any) -> ConversionResult:
+    """Convert and validate a model; see :func:`pipeline.flow.convert`."""
+    from pipeline.flow import convert as _convert
+
+    return _convert(source, out_dir, config, **kwargs)
+
+
+def onnx_to_torch(model: onnx.ModelProto, layers: list[str] | None = None) -> torch.nn.Module:
+    """The fixups + import stage alone: an ONNX model in, a ``torch.nn.Module`` (fx GraphModule) out."""
+    from pipeline.fixups import DEFAULT_FIXUPS, FixupContext, run_fixups
+    from pipeline.onnx_utils import graph_input_specs
+    from pipeline.stages.importer import import_model
+
+    context = FixupContext(inputs=graph_input_specs(model), layers=list(layers or []))
+    fixed, _ = run_fixups(model, DEFAULT_FIXUPS, context)
+    return import_model(fixed, layers).module

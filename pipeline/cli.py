@@ -1,0 +1,114 @@
+"""Command line: ``python -m pipeline convert SOURCE [--out DIR] [--config YAML] [--inputs NPZ]``.
+
+Exit codes: 0 validation passed, 1 validation failed, 2 the input was at fault (missing file,
+not a model, bad config, unsupported op), 3 a crash or an internal error. Errors print one
+message naming the stage and the node/op/layer, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+
+EXIT_PASSED, EXIT_FAILED = 0, 1
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*map(str, r)) for r in rows]
+    return "\n".join(lines)
+
+
+def print_summary(report: dict[str, Any], out_dir: Path, stream: Any = sys.stdout) -> None:
+    from pipeline.report import pair_rows
+
+    print(f"\n{report['name']}: {report['status'].upper()}", file=stream)
+    error = report.get("error")
+    if error:
+        return
+    rows = pair_rows(report)
+    if rows:
+        print(_table(rows, ("pair", "output", "verdict", "max abs err")), file=stream)
+    seconds = sum(s["seconds"] for s in report.get("stages", []))
+    providers = ", ".join(report.get("execution_providers") or []) or "-"
+    torch_info = report.get("torch") or {}
+    print(f"onnxruntime: {providers} | torch: {report.get('torch_device') or '-'} | "
+          f"dynamic batch: {'yes' if torch_info.get('dynamic_batch') else 'no'} | {seconds:.1f} s in stages",
+          file=stream)
+    print(f"artifacts: {out_dir}/ ({', '.join(report.get('artifacts', {}).values())}, report.json, report.md)",
+          file=stream)
+
+
+def _error_message(error: PipelineError) -> str:
+    return f"error: {error}"
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from pipeline.config import default_name, load_for_model
+    from pipeline.flow import convert
+
+    config = load_for_model(args.config, args.source)
+    name = args.name or config.name or default_name(args.source)
+    config = config.with_overrides(name=name)
+    out = Path(args.out) if args.out else Path("out") / name
+    result = convert(args.source, out, config, inputs=args.inputs, isolate=True, raise_on_error=False)
+    if result.error is not None:
+        print(_error_message(result.error), file=sys.stderr)
+        print(f"report: {out}/report.json", file=sys.stderr)
+        return result.error.exit_code
+    print_summary(result.report, out)
+    return EXIT_PASSED if result.passed else EXIT_FAILED
+
+
+def cmd_support_table(args: argparse.Namespace) -> int:
+    from pipeline.support import support_table
+
+    text = support_table()
+    if args.write:
+        Path(args.write).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.write).write_text(text, encoding="utf-8")
+        print(f"wrote {args.write}")
+    else:
+        print(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    conv = sub.add_parser("convert", help="convert one model and validate it")
+    conv.add_argument("source", help=".keras, .h5, SavedModel dir, module:callable, .onnx, or example:seed_cnn")
+    conv.add_argument("--out", help="output folder (default: out/<model name>)")
+    conv.add_argument("--config", help="YAML config (one entry, or a batch file and SOURCE names an entry)")
+    conv.add_argument("--inputs", help=".npz of inputs keyed by input name (instead of generated ones)")
+    conv.add_argument("--name", help="model name (default: from the config or the source)")
+    conv.set_defaults(func=cmd_convert)
+
+    table = sub.add_parser("support-table", help="print the generated table of fixups and custom ops")
+    table.add_argument("--write", help="write it to this file instead")
+    table.set_defaults(func=cmd_support_table)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PipelineError as exc:
+        print(_error_message(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

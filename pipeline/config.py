@@ -1,0 +1,306 @@
+"""Conversion settings and the YAML schema shared by `convert` and `batch`.
+
+A config file is either one model entry (a mapping of the keys in :data:`MODEL_KEYS`) or a batch:
+``defaults`` (merged into every entry) plus ``models`` (a list of entries). Every value is checked
+on load, and a bad one is reported with the file, line and key, e.g.
+``configs/zoo.yaml:14: models[2].tolerance.atl: unknown key (expected one of: atol, rtol)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+DTYPES = ("float32", "float64", "float16", "int32", "int64", "int8", "uint8", "bool")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Element-wise check ``|a - b| <= atol + rtol * |b|``, as numpy.allclose."""
+
+    atol: float = 1e-4
+    rtol: float = 1e-3
+
+
+@dataclass(frozen=True)
+class InputOverride:
+    """What a config says about one model input; unset fields come from the model's signature."""
+
+    shape: tuple[int | None, ...] | None = None
+    dtype: str | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class ConversionConfig:
+    """Everything that steers one conversion. Defaults are what `make convert` uses."""
+
+    name: str | None = None
+    source: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    opset: int = 17
+    # Default tolerance: float32 arithmetic in a different order (NHWC vs NCHW kernels, fused
+    # ops) drifts by ~1e-6 relative per op; deep nets accumulate that to ~1e-4 of the output scale.
+    tolerance: Tolerance = Tolerance()
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)
+    inputs: dict[str, InputOverride] = field(default_factory=dict)
+    inputs_file: str | None = None
+    batch_size: int = 2
+    # Size used for a non-batch dimension the model leaves unknown (image side, sequence length).
+    default_dim: int = 0
+    seed: int = 0
+    compare_logits: bool = True
+    allow_custom_objects: bool = False
+    custom_objects: tuple[str, ...] = ()
+    timeout_s: float = 900.0
+    memory_gb: float | None = None
+    base_dir: str | None = None  # folder relative sources are resolved against
+
+    def tolerance_for(self, output: str) -> Tolerance:
+        return self.tolerances.get(output, self.tolerance)
+
+    def with_overrides(self, **changes: Any) -> ConversionConfig:
+        return replace(self, **changes)
+
+
+MODEL_KEYS: dict[str, str] = {
+    "name": "str",
+    "source": "str",
+    "kwargs": "mapping",
+    "opset": "int",
+    "tolerance": "tolerance",
+    "tolerances": "tolerances",
+    "inputs": "inputs",
+    "inputs_file": "str",
+    "batch_size": "int",
+    "default_dim": "int",
+    "seed": "int",
+    "compare_logits": "bool",
+    "allow_custom_objects": "bool",
+    "custom_objects": "strlist",
+    "timeout_s": "number",
+    "memory_gb": "number",
+}
+TOLERANCE_KEYS = ("atol", "rtol")
+INPUT_KEYS = ("shape", "dtype", "low", "high")
+MIN_OPSET, MAX_OPSET = 13, 18
+
+
+@dataclass
+class BatchConfig:
+    """A parsed batch file: the resolved config of every model entry, in file order."""
+
+    path: Path
+    models: list[ConversionConfig]
+
+
+class _Parser:
+    """Walks a composed YAML node tree, so every error can name its line."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, node: yaml.Node | None, where: str, message: str) -> ConfigError:
+        line = f":{node.start_mark.line + 1}" if node is not None else ""
+        return ConfigError(f"{self.path}{line}: {where}: {message}", stage="config")
+
+    def mapping(self, node: yaml.Node, where: str, allowed: tuple[str, ...] | None) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, where, f"expected a mapping, got {_kind(node)}")
+        out: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if allowed is not None and key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else f" (expected one of: {', '.join(allowed)})"
+                raise self.fail(key_node, f"{where}.{key}" if where else key, "unknown key" + hint)
+            if key in out:
+                raise self.fail(key_node, f"{where}.{key}" if where else key, "duplicate key")
+            out[key] = value_node
+        return out
+
+    def scalar(self, node: yaml.Node, where: str, kind: str) -> Any:
+        value = yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.Node) else node
+        if kind == "str":
+            if not isinstance(value, str):
+                raise self.fail(node, where, f"expected a string, got {value!r}")
+            return value
+        if kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.fail(node, where, f"expected an integer, got {value!r}")
+            return value
+        if kind == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self.fail(node, where, f"expected a number, got {value!r}")
+            return float(value)
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise self.fail(node, where, f"expected true or false, got {value!r}")
+            return value
+        raise AssertionError(kind)
+
+    def plain(self, node: yaml.Node) -> Any:
+        return yaml.safe_load(yaml.serialize(node))
+
+    def tolerance(self, node: yaml.Node, where: str, base: Tolerance) -> Tolerance:
+        fields = self.mapping(node, where, TOLERANCE_KEYS)
+        values = {}
+        for key, value_node in fields.items():
+            number = self.scalar(value_node, f"{where}.{key}", "number")
+            if number < 0:
+                raise self.fail(value_node, f"{where}.{key}", f"must be >= 0, got {number}")
+            values[key] = number
+        return replace(base, **values)
+
+    def input_override(self, node: yaml.Node, where: str) -> InputOverride:
+        fields = self.mapping(node, where, INPUT_KEYS)
+        shape = None
+        if "shape" in fields:
+            raw = self.plain(fields["shape"])
+            if not isinstance(raw, list) or not all(
+                (isinstance(d, int) and not isinstance(d, bool) and d > 0) or d is None for d in raw
+            ):
+                raise self.fail(fields["shape"], f"{where}.shape", f"expected a list of positive ints, got {raw!r}")
+            shape = tuple(raw)
+        dtype = None
+        if "dtype" in fields:
+            dtype = self.scalar(fields["dtype"], f"{where}.dtype", "str")
+            if dtype not in DTYPES:
+                raise self.fail(fields["dtype"], f"{where}.dtype", f"unknown dtype {dtype!r} (one of {', '.join(DTYPES)})")
+        low = self.scalar(fields["low"], f"{where}.low", "number") if "low" in fields else None
+        high = self.scalar(fields["high"], f"{where}.high", "number") if "high" in fields else None
+        if low is not None and high is not None and not low < high:
+            raise self.fail(node, where, f"low ({low}) must be below high ({high})")
+        return InputOverride(shape=shape, dtype=dtype, low=low, high=high)
+
+    def entry(self, node: yaml.Node, where: str, base: ConversionConfig) -> ConversionConfig:
+        fields = self.mapping(node, where, tuple(MODEL_KEYS))
+        changes: dict[str, Any] = {}
+        for key, value_node in fields.items():
+            at = f"{where}.{key}" if where else key
+            kind = MODEL_KEYS[key]
+            if kind in ("str", "int", "number", "bool"):
+                changes[key] = self.scalar(value_node, at, kind)
+            elif kind == "mapping":
+                self.mapping(value_node, at, None)
+                changes[key] = {**base.kwargs, **self.plain(value_node)}
+            elif kind == "strlist":
+                raw = self.plain(value_node)
+                if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+                    raise self.fail(value_node, at, f"expected a list of strings, got {raw!r}")
+                changes[key] = tuple(raw)
+            elif kind == "tolerance":
+                changes[key] = self.tolerance(value_node, at, base.tolerance)
+            elif kind == "tolerances":
+                per_output = dict(base.tolerances)
+                for out_name, tol_node in self.mapping(value_node, at, None).items():
+                    per_output[out_name] = self.tolerance(tol_node, f"{at}.{out_name}", changes.get("tolerance", base.tolerance))
+                changes[key] = per_output
+            elif kind == "inputs":
+                overrides = dict(base.inputs)
+                for in_name, in_node in self.mapping(value_node, at, None).items():
+                    overrides[in_name] = self.input_override(in_node, f"{at}.{in_name}")
+                changes[key] = overrides
+        if "opset" in changes and not MIN_OPSET <= changes["opset"] <= MAX_OPSET:
+            raise self.fail(fields["opset"], f"{where}.opset" if where else "opset",
+                            f"opset {changes['opset']} is outside the supported range {MIN_OPSET}..{MAX_OPSET}")
+        for key in ("batch_size", "timeout_s", "memory_gb"):
+            if key in changes and changes[key] is not None and changes[key] <= 0:
+                raise self.fail(fields[key], f"{where}.{key}" if where else key, f"must be positive, got {changes[key]}")
+        return replace(base, **changes)
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    return f"the value {node.value!r}"
+
+
+def _compose(path: Path) -> yaml.Node | None:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}", stage="config")
+    try:
+        return yaml.compose(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}", stage="config") from None
+
+
+def load_batch(path: str | Path) -> BatchConfig:
+    """Parse a batch file (``defaults`` + ``models``); a single-entry file counts as a batch of one."""
+    path = Path(path)
+    root = _compose(path)
+    parser = _Parser(str(path))
+    base = ConversionConfig(base_dir=str(path.resolve().parent))
+    if root is None:
+        raise parser.fail(None, "models", "the file is empty")
+    top = parser.mapping(root, "", None)
+    if "models" not in top:
+        return BatchConfig(path=path, models=[parser.entry(root, "", base)])
+    extra = set(top) - {"defaults", "models"}
+    if extra:
+        key = sorted(extra)[0]
+        raise parser.fail(root, key, "unknown key next to 'models' (expected: defaults, models)")
+    if "defaults" in top:
+        base = parser.entry(top["defaults"], "defaults", base)
+    models_node = top["models"]
+    if not isinstance(models_node, yaml.SequenceNode) or not models_node.value:
+        raise parser.fail(models_node, "models", "expected a non-empty list of model entries")
+    models = []
+    seen: dict[str, int] = {}
+    for i, entry_node in enumerate(models_node.value):
+        cfg = parser.entry(entry_node, f"models[{i}]", copy.deepcopy(base))
+        if not cfg.source:
+            raise parser.fail(entry_node, f"models[{i}]", "missing required key 'source'")
+        name = cfg.name or default_name(cfg.source)
+        if name in seen:
+            raise parser.fail(entry_node, f"models[{i}].name", f"duplicate model name {name!r} (also models[{seen[name]}])")
+        seen[name] = i
+        models.append(replace(cfg, name=name))
+    return BatchConfig(path=path, models=models)
+
+
+def load_for_model(path: str | Path | None, source: str | None) -> ConversionConfig:
+    """The config for one conversion: a single-entry file, or the batch entry matching ``source``.
+
+    With a batch file, ``source`` may be an entry's name or source; with no ``source`` the file
+    must hold exactly one entry.
+    """
+    if path is None:
+        return ConversionConfig(source=source)
+    batch = load_batch(path)
+    if len(batch.models) == 1 and (source is None or "models" not in _top_keys(path)):
+        cfg = batch.models[0]
+        return replace(cfg, source=source or cfg.source)
+    matches = [m for m in batch.models if source in (m.name, m.source)]
+    if not matches:
+        names = ", ".join(m.name or "?" for m in batch.models)
+        raise ConfigError(f"{path}: no model entry named or sourced {source!r} (entries: {names})", stage="config")
+    return matches[0]
+
+
+def _top_keys(path: str | Path) -> set[str]:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return set(data) if isinstance(data, dict) else set()
+
+
+def default_name(source: str) -> str:
+    """A folder-friendly model name derived from a source string."""
+    if ":" in source and not Path(source).exists():
+        return source.rsplit(":", 1)[1].split(".")[-1]
+    stem = Path(source.rstrip("/")).name
+    for suffix in (".keras", ".h5", ".hdf5", ".onnx"):
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem or "model"

@@ -1,0 +1,24 @@
+"""Graph fixups: each a small function on ``onnx.ModelProto``, run in the explicit order below.
+
+Every fixup documents which tool's quirk it handles; ``docs/SUPPORT.md`` is generated from
+these docstrings (``make support-table``).
+"""
+
+from __future__ import annotations
+
+from pipeline.fixups import fold_shapes, ir_version, pin_dims
+from pipeline.fixups.base import Fixup, FixupContext, run_fixups
+from pipeline.registry import Registry
+
+DEFAULT_FIXUPS: tuple[Fixup, ...] = (
+    # onnxruntime refuses IR > 13; first, so every later check can run the model
+    Fixup.of(ir_version.cap_ir_version),
+    # only the batch stays symbolic: the rest of shape arithmetic can then be folded
+    Fixup.of(pin_dims.pin_input_dims),
+    # Shape->Gather->Concat->Reshape chains become constants, so torch.export can trace them
+    Fixup.of(fold_shapes.fold_shape_arithmetic),
+)
+
+FIXUPS: Registry[str, Fixup] = Registry("fixup", ((f.name, f) for f in DEFAULT_FIXUPS))
+
+__all__ = ["DEFAULT_FIXUPS", "FIXUPS", "Fixup", "FixupContext", "run_fixups"]

@@ -1,0 +1,77 @@
+"""The fixup contract: ``fn(model, context) -> list of changes`` on a working copy of the graph.
+
+A fixup handles one quirk of one tool (tf2onnx, onnx2torch, onnxruntime). It returns a list of
+human-readable changes; an empty list means it declined. :func:`run_fixups` copies the exported
+model once, runs the fixups in their explicit order, and checks the result with
+``onnx.checker``; a fixup that raises is reported by name together with the ones before it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import onnx
+
+from pipeline.context import FixupRecord, TensorSpec
+from pipeline.errors import InternalError, PipelineError
+from pipeline.registry import Doc
+
+STAGE = "fixups"
+
+
+@dataclass
+class FixupContext:
+    """What a fixup may know besides the graph."""
+
+    inputs: list[TensorSpec] = field(default_factory=list)  # resolved specs: dims pinned, batch None
+    layers: list[str] = field(default_factory=list)
+
+
+FixupFn = Callable[[onnx.ModelProto, FixupContext], list[str]]
+
+
+@dataclass(frozen=True)
+class Fixup:
+    """A registered graph fixup."""
+
+    name: str
+    fn: FixupFn
+    doc: Doc
+
+    @classmethod
+    def of(cls, fn: FixupFn) -> Fixup:
+        return cls(name=fn.__name__, fn=fn, doc=Doc.of(fn))
+
+    def __call__(self, model: onnx.ModelProto, context: FixupContext) -> list[str]:
+        return self.fn(model, context)
+
+
+def run_fixups(
+    model: onnx.ModelProto, fixups: Sequence[Fixup], context: FixupContext, *, copy: bool = True
+) -> tuple[onnx.ModelProto, list[FixupRecord]]:
+    """Apply ``fixups`` in order to a copy of ``model``; return it and a record of each that fired."""
+    if copy:
+        working = onnx.ModelProto()
+        working.CopyFrom(model)
+    else:
+        working = model
+    records: list[FixupRecord] = []
+    done: list[str] = []
+    for fixup in fixups:
+        start = time.perf_counter()
+        try:
+            changes = fixup(working, context)
+        except PipelineError:
+            raise
+        except Exception as exc:
+            raise InternalError(
+                f"fixup '{fixup.name}' failed: {type(exc).__name__}: {exc}"
+                + (f" (after: {', '.join(done)})" if done else " (first fixup)"),
+                stage=STAGE,
+            ) from exc
+        done.append(fixup.name)
+        if changes:
+            records.append(FixupRecord(name=fixup.name, changes=changes, seconds=round(time.perf_counter() - start, 3)))
+    return working, records

@@ -1,0 +1,108 @@
+"""Small ONNX helpers shared by the stages (no TensorFlow, no torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import onnx
+from onnx import helper
+
+from pipeline.context import TensorSpec
+from pipeline.errors import NotAModelError
+
+# Highest IR version onnxruntime 1.31 loads; onnx 1.23's helpers write 14.
+MAX_ORT_IR_VERSION = 13
+
+
+def load(path: str | Path, stage: str = "load") -> onnx.ModelProto:
+    """Read an ONNX file, turning protobuf errors into :class:`NotAModelError`."""
+    try:
+        return onnx.load(str(path), load_external_data=True)
+    except Exception as exc:  # google.protobuf.message.DecodeError and friends
+        raise NotAModelError(f"{path} is not a valid ONNX model: {exc}", stage=stage) from None
+
+
+def iter_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
+    """Every node, subgraphs (If/Loop/Scan bodies) included."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from iter_nodes(attr.g)
+            for sub in attr.graphs:
+                yield from iter_nodes(sub)
+
+
+def opset_of(model: onnx.ModelProto, domain: str = "") -> int:
+    for entry in model.opset_import:
+        if entry.domain in (domain, "ai.onnx" if domain == "" else domain):
+            return entry.version
+    return 0
+
+
+def graph_input_specs(model: onnx.ModelProto) -> list[TensorSpec]:
+    """Input specs read from an ONNX graph (for ``.onnx`` sources); a symbolic first dim is the batch."""
+    initializers = {i.name for i in model.graph.initializer}
+    specs = []
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        tensor_type = value.type.tensor_type
+        dims: list[int | None] = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+        dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name
+        integer = dtype.startswith(("int", "uint"))
+        specs.append(
+            TensorSpec(
+                name=value.name,
+                shape=dims,
+                dtype=dtype,
+                low=0.0 if integer else -1.0,
+                high=10.0 if integer else 1.0,
+                range_reason="default for integer inputs" if integer else "default for float inputs",
+                batch_axis=0 if dims and dims[0] is None else None,
+            )
+        )
+    return specs
+
+
+def output_names(model: onnx.ModelProto) -> list[str]:
+    return [o.name for o in model.graph.output]
+
+
+def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
+    """Tensor name -> the node that produces it (top-level graph)."""
+    return {out: node for node in graph.node for out in node.output if out}
+
+
+SMALL_INITIALIZER = 4096  # elements; larger initializers are passed to shape inference by type only
+
+
+def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """ONNX shape inference on a light copy: large initializers become typed graph inputs.
+
+    The result is for reading ``value_info``; it never holds the weights, so this is cheap for
+    models of any size (``onnx.shape_inference`` alone refuses protos over 2 GB).
+    """
+    light = onnx.ModelProto()
+    light.ir_version = model.ir_version
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    graph = light.graph
+    graph.name = model.graph.name
+    graph.node.extend(model.graph.node)
+    graph.input.extend(model.graph.input)
+    graph.output.extend(model.graph.output)
+    existing_inputs = {i.name for i in model.graph.input}
+    for init in model.graph.initializer:
+        numel = 1
+        for d in init.dims:
+            numel *= d
+        if numel <= SMALL_INITIALIZER and init.data_location != onnx.TensorProto.EXTERNAL:
+            graph.initializer.append(init)
+        elif init.name not in existing_inputs:
+            graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    try:
+        return onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
+    except Exception:
+        return light

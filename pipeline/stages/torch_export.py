@@ -1,0 +1,131 @@
+"""Stage 5 (torch process): make the imported module a self-contained ``torch.export`` program.
+
+The program (``model.pt2``) holds aten ops and weights only, so it loads and runs without
+onnx2torch or this package installed. The batch dimension is exported dynamic; when the graph
+pins it (an ONNX model exported with a fixed batch), the program is exported static and the
+report says so. Weights are also written as ``safetensors``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.context import TensorSpec
+from pipeline.errors import Location, TorchExportError
+
+STAGE = "torch_export"
+
+
+def _culprit(exc: BaseException, module: nn.Module, onnx_of: dict[str, str]) -> Location | None:
+    """The submodule whose forward raised, mapped back to its ONNX node."""
+    by_id = {id(m): name for name, m in module.named_modules()}
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if owner is not None and id(owner) in by_id and by_id[id(owner)]:
+            found = by_id[id(owner)]
+        tb = tb.tb_next
+    if found is None:
+        return None
+    node = onnx_of.get(found, found)
+    return Location(node=node, op=type(dict(module.named_modules())[found]).__name__)
+
+
+def export_program(
+    module: nn.Module,
+    example: list[torch.Tensor],
+    specs: list[TensorSpec],
+    onnx_of: dict[str, str],
+) -> tuple[Any, bool, list[str]]:
+    """Export with a dynamic batch where the inputs have one; fall back to static if the graph pins it."""
+    notes: list[str] = []
+    batched = [s.batch_axis is not None for s in specs]
+    if any(batched):
+        batch = torch.export.Dim("batch", min=1, max=1 << 20)
+        dynamic = tuple({s.batch_axis: batch} if s.batch_axis is not None else None for s in specs)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return torch.export.export(module, tuple(example), dynamic_shapes=dynamic, strict=False), True, notes
+        except Exception as exc:  # constraint violations: the graph fixes the batch somewhere
+            if "Constraints violated" not in str(exc) and "specialized" not in str(exc) and "guard" not in str(exc).lower():
+                raise _export_error(exc, module, onnx_of) from None
+            notes.append("batch dimension could not be exported dynamic (the graph fixes it): " + _first(exc))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.export.export(module, tuple(example), strict=False), False, notes
+    except Exception as exc:
+        raise _export_error(exc, module, onnx_of) from None
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _export_error(exc: BaseException, module: nn.Module, onnx_of: dict[str, str]) -> TorchExportError:
+    location = _culprit(exc, module, onnx_of)
+    return TorchExportError(
+        f"torch.export could not trace the converted model: {type(exc).__name__}: {_first(exc)}",
+        stage=STAGE,
+        location=location,
+        hint="the op computes a shape from tensor values at run time; a converter in custom_ops/ must make it static",
+        details="".join(traceback.format_exception_only(type(exc), exc))[-4000:],
+    )
+
+
+def save(program: Any, pt2: Path, weights: Path) -> tuple[int, int]:
+    """Write the program and its weights; returns (parameter count, weight bytes)."""
+    from safetensors.torch import save_file
+
+    torch.export.save(program, str(pt2))
+    state = {}
+    seen: dict[int, str] = {}
+    for name, tensor in program.state_dict.items():
+        tensor = tensor.detach()
+        key = tensor.untyped_storage().data_ptr()
+        state[name] = tensor.clone().contiguous() if key in seen else tensor.contiguous()
+        seen.setdefault(key, name)
+    save_file(state, str(weights), metadata={"format": "pt"})
+    params = sum(int(t.numel()) for t in program.state_dict.values())
+    nbytes = sum(int(t.numel() * t.element_size()) for t in program.state_dict.values())
+    return params, nbytes
+
+
+def run_program(pt2: Path, sets: dict[str, dict[str, np.ndarray]], names: list[str], device: str) -> dict[str, dict[str, np.ndarray]]:
+    """Load ``model.pt2`` and run every input set; outputs keyed by set, in ``names`` order."""
+    program = torch.export.load(str(pt2))
+    module = program.module()
+    if device != "cpu":
+        module = module.to(device)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with torch.no_grad():
+        for set_name, arrays in sets.items():
+            inputs = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays.values()]
+            result = module(*inputs)
+            if isinstance(result, torch.Tensor):
+                result = (result,)
+            out[set_name] = {n: r.detach().cpu().numpy() for n, r in zip(names, result, strict=True)}
+    return out
+
+
+def block_modules(names: tuple[str, ...] = ("onnx2torch", "custom_ops", "tensorflow")) -> None:
+    """Make ``names`` unimportable in this process, to prove the program does not need them.
+
+    A ``None`` entry in ``sys.modules`` makes ``import`` raise ImportError and ``find_spec``
+    report the package as absent, exactly as if it were not installed.
+    """
+    for name in names:
+        if name in sys.modules:
+            raise RuntimeError(f"{name} is already imported; cannot block it")
+        sys.modules[name] = None  # type: ignore[assignment]

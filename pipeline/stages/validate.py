@@ -1,0 +1,163 @@
+"""Stage 6: compare TensorFlow, ONNX Runtime and torch outputs, pair by pair, output by output.
+
+The element check is ``|a - b| <= atol * s + rtol * |b|`` with ``s = max(1, std(b))``: the
+absolute tolerance is scale-aware, counted per unit of the reference output's spread once that
+spread exceeds 1 (logits of a deep random-weight net easily reach 1e2). Outputs behind a softmax
+are also compared as logits, because probabilities of a random-weight classifier are near-uniform
+and agree to 1e-9 whatever the runtimes do; an output whose spread is below its tolerance is
+flagged as uninformative. As in Polygraphy, each comparison reports the tolerance that would have
+been needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import Tolerance
+
+PAIRS = (("tf_vs_ort", "tf", "ort"), ("ort_vs_torch", "ort", "torch"), ("tf_vs_torch", "tf", "torch"))
+LOGITS_SUFFIX = ":logits"
+
+
+@dataclass
+class Comparison:
+    """One output (or logits) of one pair, worst case over the input sets."""
+
+    passed: bool
+    max_abs_error: float
+    max_rel_error: float
+    mismatch_fraction: float
+    needed_atol: float
+    needed_rtol: float
+    atol: float
+    rtol: float
+    scale: float
+    worst_set: str | None = None
+    informative: bool = True
+    reason: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        return (f"{verdict} max_abs={self.max_abs_error:.3g} max_rel={self.max_rel_error:.3g} "
+                f"(needed atol={self.needed_atol:.3g} at rtol={self.rtol:g})")
+
+
+@dataclass
+class PairResult:
+    """All outputs of one pair of runtimes."""
+
+    passed: bool | None  # None: skipped (a side did not run)
+    max_abs_error: float | None
+    outputs: dict[str, Comparison] = field(default_factory=dict)
+    skipped: str | None = None
+
+
+def compare_arrays(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison:
+    """Compare candidate ``a`` against reference ``b`` (see module docstring for the rule)."""
+    if a.shape != b.shape:
+        return Comparison(False, float("inf"), float("inf"), 1.0, float("inf"), float("inf"), tol.atol, tol.rtol,
+                          0.0, reason=f"shape {list(a.shape)} != {list(b.shape)}")
+    if b.dtype == np.bool_ or np.issubdtype(b.dtype, np.integer):
+        diff = (a != b)
+        frac = float(diff.mean()) if diff.size else 0.0
+        err = float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()) if diff.size else 0.0
+        return Comparison(frac == 0, err, err, frac, err, 0.0, 0.0, 0.0, 1.0,
+                          reason=None if frac == 0 else f"{diff.sum()} of {diff.size} values differ")
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    nan_a, nan_b = np.isnan(a64), np.isnan(b64)
+    if (nan_a != nan_b).any():
+        n = int((nan_a != nan_b).sum())
+        return Comparison(False, float("nan"), float("nan"), n / a.size, float("inf"), float("inf"), tol.atol,
+                          tol.rtol, 0.0, reason=f"{n} values are NaN on one side only")
+    finite = ~nan_b
+    a64, b64 = a64[finite], b64[finite]
+    if a64.size == 0:
+        return Comparison(True, 0.0, 0.0, 0.0, 0.0, 0.0, tol.atol, tol.rtol, 0.0)
+    spread = float(b64.std())
+    scale = max(1.0, spread)
+    diff = np.abs(a64 - b64)
+    same_inf = np.isinf(a64) & np.isinf(b64) & (np.sign(a64) == np.sign(b64))
+    diff[same_inf] = 0.0
+    ref = np.abs(b64)
+    ref[np.isinf(ref)] = 0.0
+    allowed = tol.atol * scale + tol.rtol * ref
+    bad = diff > allowed
+    max_abs = float(diff.max())
+    rel = diff / np.maximum(ref, np.finfo(np.float32).tiny)
+    needed_atol = float(np.max(np.maximum(diff - tol.rtol * ref, 0.0)) / scale)
+    needed_rtol = float(np.max(np.maximum(diff - tol.atol * scale, 0.0) / np.maximum(ref, 1e-30)))
+    informative = spread > tol.atol or a64.size == 1
+    return Comparison(
+        passed=not bool(bad.any()),
+        max_abs_error=max_abs,
+        max_rel_error=float(rel.max()),
+        mismatch_fraction=float(bad.mean()),
+        needed_atol=needed_atol,
+        needed_rtol=min(needed_rtol, 1e30),
+        atol=tol.atol,
+        rtol=tol.rtol,
+        scale=scale,
+        informative=informative,
+        reason=None if not bad.any() else f"{int(bad.sum())} of {bad.size} values outside tolerance",
+    )
+
+
+Outputs = dict[str, dict[str, np.ndarray]]  # set -> tensor key -> array
+
+
+def compare_runs(
+    candidate: Outputs, reference: Outputs, tolerance_for: Any, keys: list[str] | None = None
+) -> PairResult:
+    """Compare two runtimes over every set they share; worst case per output."""
+    outputs: dict[str, Comparison] = {}
+    for set_name, ref_arrays in reference.items():
+        cand_arrays = candidate.get(set_name)
+        if cand_arrays is None:
+            continue
+        for key in keys or list(ref_arrays):
+            if key not in ref_arrays or key not in cand_arrays:
+                continue
+            base = key[: -len(LOGITS_SUFFIX)] if key.endswith(LOGITS_SUFFIX) else key
+            result = compare_arrays(cand_arrays[key], ref_arrays[key], tolerance_for(base))
+            result.worst_set = set_name
+            previous = outputs.get(key)
+            if previous is None or _worse(result, previous):
+                outputs[key] = result
+    if not outputs:
+        return PairResult(passed=None, max_abs_error=None, skipped="no common outputs")
+    passed = all(c.passed for c in outputs.values())
+    max_abs = max(c.max_abs_error for c in outputs.values())
+    return PairResult(passed=passed, max_abs_error=max_abs, outputs=outputs)
+
+
+def _worse(new: Comparison, old: Comparison) -> bool:
+    if new.passed != old.passed:
+        return not new.passed
+    return bool(np.nan_to_num(new.max_abs_error, nan=np.inf) > np.nan_to_num(old.max_abs_error, nan=np.inf))
+
+
+def validate(runs: dict[str, Outputs | None], tolerance_for: Any) -> dict[str, PairResult]:
+    """All three pairs; a pair whose side did not run is skipped (passed = None)."""
+    results = {}
+    for pair, left, right in PAIRS:
+        cand, ref = runs.get(right), runs.get(left)
+        if cand is None or ref is None:
+            missing = left if ref is None else right
+            results[pair] = PairResult(passed=None, max_abs_error=None, skipped=f"no {missing} outputs")
+            continue
+        results[pair] = compare_runs(cand, ref, tolerance_for)
+    return results
+
+
+def merge_probes(outputs: Outputs, probes: Outputs | None) -> Outputs:
+    """Outputs plus logits probes (keys ``<output>:logits``) in one mapping."""
+    merged = {s: dict(v) for s, v in outputs.items()}
+    for set_name, values in (probes or {}).items():
+        merged.setdefault(set_name, {}).update(values)
+    return merged

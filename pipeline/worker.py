@@ -1,0 +1,188 @@
+"""Run a stage in its own process (or in this one), exchanging JSON and files.
+
+TensorFlow and torch never share a process on the CLI path: importing TensorFlow and then
+torchvision in one process crashes (exit 139). A stage task is a function ``request -> result``
+(plain JSON) named in :data:`TASKS`; :func:`call` runs it either in a fresh interpreter
+(``python -m pipeline.worker TASK REQUEST RESULT``) or in this process. A worker that dies by a
+signal, passes its timeout or its memory cap becomes a :class:`WorkerCrashError`; an error the
+task raised on purpose comes back as the same typed error. Each call reports the worker's peak
+resident memory.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import InternalError, PipelineError, WorkerCrashError, error_from_dict
+
+TASKS = {
+    "tensorflow": "pipeline.flow:tensorflow_side",
+    "torch": "pipeline.flow:torch_side",
+    "torch_check": "pipeline.flow:torch_check",
+}
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_POLL_S = 0.05
+
+
+@dataclass
+class WorkerLimits:
+    """Per-call limits; ``None`` means unlimited."""
+
+    timeout_s: float | None = None
+    memory_gb: float | None = None
+
+
+@dataclass
+class WorkerRun:
+    """A finished call: the task's result and the worker's peak resident memory."""
+
+    result: dict[str, Any]
+    peak_rss_mb: float
+    seconds: float
+    in_process: bool
+
+
+def _resolve(task: str) -> Any:
+    module, attr = TASKS[task].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def call(task: str, request: dict[str, Any], *, in_process: bool, log_dir: Path | None = None,
+         limits: WorkerLimits | None = None, stage: str | None = None) -> WorkerRun:
+    """Run ``task`` on ``request``; raise the task's own typed error when it fails."""
+    start = time.perf_counter()
+    if in_process:
+        import resource
+
+        result = _resolve(task)(request)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return WorkerRun(result=result, peak_rss_mb=peak, seconds=time.perf_counter() - start, in_process=True)
+    return _subprocess(task, request, log_dir, limits or WorkerLimits(), stage or task, start)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        total = proc.memory_info().rss
+        for child in proc.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+    except psutil.Error:
+        return 0
+
+
+def _subprocess(task: str, request: dict[str, Any], log_dir: Path | None, limits: WorkerLimits, stage: str,
+                start: float) -> WorkerRun:
+    with tempfile.TemporaryDirectory(prefix=f"k2t-{task}-") as tmp:
+        req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        req_path.write_text(json.dumps(request), encoding="utf-8")
+        log_path = (log_dir / f"{task}.log") if log_dir else Path(tmp) / f"{task}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.worker", task, str(req_path), str(res_path)],
+                stdout=log, stderr=subprocess.STDOUT, env=_child_env(), start_new_session=True,
+            )
+            status, rusage, killed_for = _wait(proc, limits)
+        peak_mb = rusage.ru_maxrss / 1024 if rusage is not None else 0.0
+        seconds = time.perf_counter() - start
+        if killed_for is not None:
+            raise WorkerCrashError(f"the {task} worker was stopped: {killed_for}", stage=stage,
+                                   details=_tail(log_path))
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+            raise WorkerCrashError(
+                f"the {task} worker crashed with signal {name}"
+                + (" (killed: out of memory?)" if sig == signal.SIGKILL else ""),
+                stage=stage, details=_tail(log_path),
+            )
+        if not res_path.is_file():
+            code = os.WEXITSTATUS(status)
+            raise WorkerCrashError(f"the {task} worker exited with code {code} without a result", stage=stage,
+                                   details=_tail(log_path))
+        payload = json.loads(res_path.read_text(encoding="utf-8"))
+    if not payload["ok"]:
+        raise error_from_dict(payload["error"])
+    return WorkerRun(result=payload["result"], peak_rss_mb=peak_mb, seconds=seconds, in_process=False)
+
+
+def _wait(proc: subprocess.Popen[bytes], limits: WorkerLimits) -> tuple[int, Any, str | None]:
+    """Wait for ``proc`` while enforcing limits; returns (wait status, rusage, reason it was killed)."""
+    deadline = time.monotonic() + limits.timeout_s if limits.timeout_s else None
+    cap = int(limits.memory_gb * 1024**3) if limits.memory_gb else None
+    killed_for = None
+    while True:
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            proc.returncode = -1  # reaped here; keep Popen from waiting again
+            return status, rusage, killed_for
+        if killed_for is None:
+            if deadline is not None and time.monotonic() > deadline:
+                killed_for = f"timed out after {limits.timeout_s:g} s"
+            elif cap is not None:
+                rss = _tree_rss(proc.pid)
+                if rss > cap:
+                    killed_for = f"out of memory: {rss / 1024**3:.1f} GB resident, over the {limits.memory_gb:g} GB cap"
+            if killed_for is not None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        time.sleep(_POLL_S)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def main(argv: list[str]) -> int:
+    task, req_path, res_path = argv
+    request = json.loads(Path(req_path).read_text(encoding="utf-8"))
+    try:
+        payload: dict[str, Any] = {"ok": True, "result": _resolve(task)(request)}
+    except PipelineError as exc:
+        payload = {"ok": False, "error": exc.to_dict()}
+    except Exception as exc:
+        error = InternalError(f"unexpected {type(exc).__name__} in the {task} worker: {exc}", stage=task,
+                              details=traceback.format_exc()[-6000:])
+        payload = {"ok": False, "error": error.to_dict()}
+    tmp = Path(res_path + ".tmp")
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    tmp.replace(res_path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: TensorFlow and torch can crash while unloading.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
