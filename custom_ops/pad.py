@@ -41,8 +41,11 @@ class OnnxPad(nn.Module):
                     padded = F.pad(x, pads, value=0.0)
                     mask = F.pad(torch.ones_like(x, dtype=torch.bool), pads, value=False)
                     return torch.where(mask, padded, fill.to(x.dtype).reshape(()))
-            return F.pad(x, pads, value=float(fill or 0.0)) if x.is_floating_point() else F.pad(
-                x, pads, value=int(fill or 0))
+            return (
+                F.pad(x, pads, value=float(fill or 0.0))
+                if x.is_floating_point()
+                else F.pad(x, pads, value=int(fill or 0))
+            )
         for axis in range(rank):
             begin, end = self.begins[axis], self.ends[axis]
             if begin == 0 and end == 0:

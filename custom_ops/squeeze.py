@@ -50,7 +50,9 @@ def _converter(unsqueeze: bool) -> Any:
             axes = None
         if unsqueeze and not axes:
             raise NotImplementedError("Unsqueeze without axes")
-        return OperationConverterResult(torch_module=OnnxSqueezeStatic(axes, unsqueeze), onnx_mapping=mapping(node, (0,)))
+        return OperationConverterResult(
+            torch_module=OnnxSqueezeStatic(axes, unsqueeze), onnx_mapping=mapping(node, (0,))
+        )
 
     return convert
 

@@ -38,11 +38,15 @@ def print_summary(report: dict[str, Any], out_dir: Path, stream: Any = sys.stdou
     seconds = sum(s["seconds"] for s in report.get("stages", []))
     providers = ", ".join(report.get("execution_providers") or []) or "-"
     torch_info = report.get("torch") or {}
-    print(f"onnxruntime: {providers} | torch: {report.get('torch_device') or '-'} | "
-          f"dynamic batch: {'yes' if torch_info.get('dynamic_batch') else 'no'} | {seconds:.1f} s in stages",
-          file=stream)
-    print(f"artifacts: {out_dir}/ ({', '.join(report.get('artifacts', {}).values())}, report.json, report.md)",
-          file=stream)
+    print(
+        f"onnxruntime: {providers} | torch: {report.get('torch_device') or '-'} | "
+        f"dynamic batch: {'yes' if torch_info.get('dynamic_batch') else 'no'} | {seconds:.1f} s in stages",
+        file=stream,
+    )
+    print(
+        f"artifacts: {out_dir}/ ({', '.join(report.get('artifacts', {}).values())}, report.json, report.md)",
+        file=stream,
+    )
 
 
 def _error_message(error: PipelineError) -> str:
@@ -97,7 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # clean up workers and staging folders as for Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -129,16 +129,26 @@ def convert(
     return result
 
 
-def start(source: Any, out_dir: str | Path | None, config: ConversionConfig | str | Path | None, *,
-          inputs: str | Path | None = None, isolate: bool | None = None) -> Conversion:
+def start(
+    source: Any,
+    out_dir: str | Path | None,
+    config: ConversionConfig | str | Path | None,
+    *,
+    inputs: str | Path | None = None,
+    isolate: bool | None = None,
+) -> Conversion:
     """Resolve config and source, and open a staging workspace for the conversion."""
     from pipeline.config import load_for_model
 
+    error = None
     if isinstance(source, str | Path):
         spec = str(source)
         cfg = config if isinstance(config, ConversionConfig) else load_for_model(config, spec)
         cfg = cfg.with_overrides(source=spec)
-        src = classify(spec, cfg.base_dir)
+        try:
+            src = classify(spec, cfg.base_dir)
+        except PipelineError as exc:
+            src, error = Source(SourceKind.UNKNOWN, spec), exc
     else:
         cfg = config if isinstance(config, ConversionConfig) else load_for_model(config, None)
         _OBJECTS[id(source)] = source
@@ -156,8 +166,15 @@ def start(source: Any, out_dir: str | Path | None, config: ConversionConfig | st
     else:
         in_tf = src.kind is SourceKind.OBJECT or not isolate
         in_torch = not isolate
-    return Conversion(source=src, config=cfg, name=name, workspace=Workspace(staging),
-                      in_process_tf=in_tf, in_process_torch=in_torch)
+    return Conversion(
+        source=src,
+        config=cfg,
+        name=name,
+        workspace=Workspace(staging),
+        in_process_tf=in_tf,
+        in_process_torch=in_torch,
+        error=error,
+    )
 
 
 def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
@@ -167,15 +184,16 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
     ws = conv.workspace
     try:
         ws.root.mkdir(parents=True, exist_ok=True)
-        if conv.source.has_tensorflow_side:
-            tensorflow_stage(conv)  # 1-2. load, inputs, TF reference, tf2onnx export
-        else:
-            onnx_source_stage(conv)  # 1-2. an .onnx file: copy it, make inputs
-        fixups_stage(conv)  # 3. graph fixups
-        onnxruntime_stage(conv)  # 3b. ONNX Runtime on the fixed graph
-        torch_stage(conv)  # 4-5. import, torch.export, safetensors
-        torch_check_stage(conv)  # 5b. run model.pt2 in a clean process
-        validate_stage(conv)  # 6. three-way comparison
+        if conv.error is None:  # (an unclassifiable source already failed in start())
+            if conv.source.has_tensorflow_side:
+                tensorflow_stage(conv)  # 1-2. load, inputs, TF reference, tf2onnx export
+            else:
+                onnx_source_stage(conv)  # 1-2. an .onnx file: copy it, make inputs
+            fixups_stage(conv)  # 3. graph fixups
+            onnxruntime_stage(conv)  # 3b. ONNX Runtime on the fixed graph
+            torch_stage(conv)  # 4-5. import, torch.export, safetensors
+            torch_check_stage(conv)  # 5b. run model.pt2 in a clean process
+            validate_stage(conv)  # 6. three-way comparison
     except PipelineError as exc:
         conv.error = exc
     except KeyboardInterrupt:
@@ -184,10 +202,12 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
     except Exception as exc:  # our bug: keep the traceback in the report
         import traceback
 
-        conv.error = InternalError(f"{type(exc).__name__}: {exc}", stage=_current_stage(conv),
-                                   details=traceback.format_exc()[-6000:])
+        conv.error = InternalError(
+            f"{type(exc).__name__}: {exc}", stage=_current_stage(conv), details=traceback.format_exc()[-6000:]
+        )
     finally:
-        _OBJECTS.pop(int(conv.source.spec), None) if conv.source.kind is SourceKind.OBJECT else None
+        if conv.source.kind is SourceKind.OBJECT:
+            _OBJECTS.pop(int(conv.source.spec), None)
 
     report = build_report(conv)
     target = out_dir if out_dir is not None else ws.root
@@ -204,8 +224,12 @@ def _current_stage(conv: Conversion) -> str | None:
 
 
 def _request(conv: Conversion, **extra: Any) -> dict[str, Any]:
-    return {"source": to_json(conv.source), "config": to_json(conv.config), "workspace": str(conv.workspace.root),
-            **extra}
+    return {
+        "source": to_json(conv.source),
+        "config": to_json(conv.config),
+        "workspace": str(conv.workspace.root),
+        **extra,
+    }
 
 
 def _record_worker(conv: Conversion, name: str, run: Any) -> None:
@@ -213,8 +237,14 @@ def _record_worker(conv: Conversion, name: str, run: Any) -> None:
 
 
 def tensorflow_stage(conv: Conversion) -> None:
-    run = call("tensorflow", _request(conv), in_process=conv.in_process_tf, log_dir=conv.workspace.logs,
-               limits=conv.limits(), stage="export")
+    run = call(
+        "tensorflow",
+        _request(conv),
+        in_process=conv.in_process_tf,
+        log_dir=conv.workspace.logs,
+        limits=conv.limits(),
+        stage="export",
+    )
     _record_worker(conv, "tensorflow", run)
     conv.export = from_json(ExportResult, run.result)
     conv.stages.extend(conv.export.stages)
@@ -234,8 +264,9 @@ def onnx_source_stage(conv: Conversion) -> None:
             sets = inputs_mod.make_input_sets(specs, conv.config)
         inputs_mod.save_sets(ws.inputs, sets)
         shutil.copyfile(conv.source.spec, ws.onnx_raw)
-    conv.export = ExportResult(model_name=conv.name, inputs=specs, outputs=onnx_utils.output_names(model),
-                               has_reference=False)
+    conv.export = ExportResult(
+        model_name=conv.name, inputs=specs, outputs=onnx_utils.output_names(model), has_reference=False
+    )
 
 
 def fixups_stage(conv: Conversion) -> None:
@@ -289,9 +320,14 @@ def onnxruntime_stage(conv: Conversion) -> None:
 
 def torch_stage(conv: Conversion) -> None:
     assert conv.export is not None
-    run = call("torch", _request(conv, probes=conv.probes, layers=conv.export.layers,
-                                 inputs=to_json(conv.export.inputs)),
-               in_process=conv.in_process_torch, log_dir=conv.workspace.logs, limits=conv.limits(), stage="import")
+    run = call(
+        "torch",
+        _request(conv, probes=conv.probes, layers=conv.export.layers, inputs=to_json(conv.export.inputs)),
+        in_process=conv.in_process_torch,
+        log_dir=conv.workspace.logs,
+        limits=conv.limits(),
+        stage="import",
+    )
     _record_worker(conv, "torch", run)
     conv.torch = from_json(TorchResult, run.result)
     conv.stages.extend(conv.torch.stages)
@@ -300,8 +336,14 @@ def torch_stage(conv: Conversion) -> None:
 
 def torch_check_stage(conv: Conversion) -> None:
     assert conv.export is not None
-    run = call("torch_check", _request(conv, outputs=conv.export.outputs, inputs=to_json(conv.export.inputs)), in_process=conv.in_process_torch,
-               log_dir=conv.workspace.logs, limits=conv.limits(), stage="torch_run")
+    run = call(
+        "torch_check",
+        _request(conv, outputs=conv.export.outputs, inputs=to_json(conv.export.inputs)),
+        in_process=conv.in_process_torch,
+        log_dir=conv.workspace.logs,
+        limits=conv.limits(),
+        stage="torch_run",
+    )
     _record_worker(conv, "torch_check", run)
     conv.torch_device = run.result["device"]
     conv.stages.append(StageRecord(name="torch_run", seconds=run.result["seconds"]))
@@ -316,8 +358,9 @@ def validate_stage(conv: Conversion) -> None:
         runs: dict[str, Any] = {
             "tf": load_sets(ws.outputs_tf) if ws.outputs_tf.is_file() else None,
             "ort": load_sets(ws.outputs_ort),
-            "torch": merge_probes(load_sets(ws.outputs_torch),
-                                  load_sets(ws.probes_torch) if ws.probes_torch.is_file() else None),
+            "torch": merge_probes(
+                load_sets(ws.outputs_torch), load_sets(ws.probes_torch) if ws.probes_torch.is_file() else None
+            ),
         }
         conv.validation = validate(runs, conv.config.tolerance_for)
 
@@ -369,11 +412,18 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
     import keras
 
     result = ExportResult(
-        model_name=loaded.name, inputs=specs, outputs=loaded.outputs,
+        model_name=loaded.name,
+        inputs=specs,
+        outputs=loaded.outputs,
         logits_outputs=loaded.logits_outputs if config.compare_logits else [],
-        layers=loaded.layers, stages=stages,
-        versions={"tensorflow": tf.__version__, "keras": keras.__version__, "tf2onnx": _version("tf2onnx"),
-                  "onnx": onnx.__version__},
+        layers=loaded.layers,
+        stages=stages,
+        versions={
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "tf2onnx": _version("tf2onnx"),
+            "onnx": onnx.__version__,
+        },
     )
     return to_json(result)
 
@@ -384,9 +434,9 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
     import onnx
     import torch
 
+    from pipeline.context import TensorSpec
     from pipeline.inputs import load_sets
     from pipeline.stages.importer import capture, import_model
-    from pipeline.context import TensorSpec
     from pipeline.stages.torch_export import export_program, save
 
     _torch_numerics()
@@ -415,9 +465,14 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
         onnx_of = {module: node for node, module in imported.node_modules.items()}
         program, dynamic, notes = export_program(imported.module, example, specs, onnx_of)
         params, nbytes = save(program, ws.pt2, ws.weights)
-    result = TorchResult(dynamic_batch=dynamic, parameters=params, weight_bytes=nbytes, stages=stages,
-                         warnings=notes, versions={"torch": torch.__version__, "onnx2torch": _version("onnx2torch"),
-                                                   "onnx": onnx.__version__})
+    result = TorchResult(
+        dynamic_batch=dynamic,
+        parameters=params,
+        weight_bytes=nbytes,
+        stages=stages,
+        warnings=notes,
+        versions={"torch": torch.__version__, "onnx2torch": _version("onnx2torch"), "onnx": onnx.__version__},
+    )
     return to_json(result)
 
 
@@ -458,8 +513,10 @@ def _config_from(data: dict[str, Any]) -> ConversionConfig:
     data = dict(data)
     data["tolerance"] = Tolerance(**data["tolerance"])
     data["tolerances"] = {k: Tolerance(**v) for k, v in data.get("tolerances", {}).items()}
-    data["inputs"] = {k: InputOverride(**{**v, "shape": tuple(v["shape"]) if v.get("shape") else None})
-                      for k, v in data.get("inputs", {}).items()}
+    data["inputs"] = {
+        k: InputOverride(**{**v, "shape": tuple(v["shape"]) if v.get("shape") else None})
+        for k, v in data.get("inputs", {}).items()
+    }
     data["custom_objects"] = tuple(data.get("custom_objects", ()))
     return ConversionConfig(**data)
 
@@ -477,7 +534,26 @@ def _staging_dir(target: Path | None) -> Path:
     if target is None:
         return Path(tempfile.mkdtemp(prefix="keras2torch-work-"))
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target)
     return target.parent / f".{target.name}.partial-{os.getpid()}"
+
+
+def _remove_stale(target: Path) -> None:
+    """Staging folders left by a conversion that was killed (its process no longer exists)."""
+    for stale in target.parent.glob(f".{target.name}.partial-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _publish(conv: Conversion, report: dict[str, Any], target: Path, write_report: Any) -> None:

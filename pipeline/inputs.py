@@ -26,8 +26,21 @@ InputSets = dict[str, dict[str, np.ndarray]]
 #  built-in preprocessing (Rescaling layers inside the model) => raw pixels [0, 255]
 _KERAS_APPLICATION_RANGES: dict[str, tuple[float, float, str]] = {}
 for _names, _range in (
-    (("MobileNet", "MobileNetV2", "ResNet50V2", "ResNet101V2", "ResNet152V2", "InceptionV3",
-      "InceptionResNetV2", "Xception", "NASNetMobile", "NASNetLarge"), (-1.0, 1.0, "tf")),
+    (
+        (
+            "MobileNet",
+            "MobileNetV2",
+            "ResNet50V2",
+            "ResNet101V2",
+            "ResNet152V2",
+            "InceptionV3",
+            "InceptionResNetV2",
+            "Xception",
+            "NASNetMobile",
+            "NASNetLarge",
+        ),
+        (-1.0, 1.0, "tf"),
+    ),
     (("ResNet50", "ResNet101", "ResNet152", "VGG16", "VGG19"), (-124.0, 152.0, "caffe")),
     (("DenseNet121", "DenseNet169", "DenseNet201"), (-2.1, 2.6, "torch")),
 ):
@@ -88,15 +101,24 @@ def apply_override(spec: TensorSpec, override: InputOverride | None) -> TensorSp
                     stage="inputs",
                 )
         # A size given for the batch axis sets the batch of the 'random' set; the axis stays dynamic.
-        shape = [None if axis == batch_axis else (want if want is not None else have)
-                 for axis, (want, have) in enumerate(zip(override.shape, spec.shape, strict=True))]
+        shape = [
+            None if axis == batch_axis else (want if want is not None else have)
+            for axis, (want, have) in enumerate(zip(override.shape, spec.shape, strict=True))
+        ]
     low = override.low if override.low is not None else spec.low
     high = override.high if override.high is not None else spec.high
     reason = "config" if (override.low is not None or override.high is not None) else spec.range_reason
     if not low < high:
         raise InputSpecError(f"input '{spec.name}': low ({low}) must be below high ({high})", stage="inputs")
-    return replace(spec, shape=shape, dtype=override.dtype or spec.dtype, low=low, high=high,
-                   range_reason=reason, batch_axis=batch_axis)
+    return replace(
+        spec,
+        shape=shape,
+        dtype=override.dtype or spec.dtype,
+        low=low,
+        high=high,
+        range_reason=reason,
+        batch_axis=batch_axis,
+    )
 
 
 def resolve_specs(specs: list[TensorSpec], config: ConversionConfig) -> list[TensorSpec]:
@@ -169,7 +191,8 @@ def check_arrays(arrays: Mapping[str, np.ndarray], specs: list[TensorSpec], wher
     names = {s.name for s in specs}
     if set(arrays) != names:
         raise InputSpecError(
-            f"{where}: inputs {sorted(arrays)} do not match the model's inputs {sorted(names)}", stage="inputs"
+            f"{where}: inputs {sorted(arrays)} do not match the model's inputs {sorted(names)}",
+            stage="inputs",
         )
     for spec in specs:
         arr = arrays[spec.name]
@@ -185,7 +208,8 @@ def check_arrays(arrays: Mapping[str, np.ndarray], specs: list[TensorSpec], wher
         want = np.dtype(spec.dtype)
         if np.issubdtype(want, np.floating) != np.issubdtype(arr.dtype, np.floating):
             raise InputSpecError(
-                f"{where}: input '{spec.name}' has dtype {arr.dtype}, the model expects {want}", stage="inputs"
+                f"{where}: input '{spec.name}' has dtype {arr.dtype}, the model expects {want}",
+                stage="inputs",
             )
 
 

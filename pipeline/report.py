@@ -109,23 +109,42 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append(f"- **Parameters:** {torch_info['parameters']:,} ({torch_info['weight_bytes'] / 1e6:.1f} MB)")
     error = report.get("error")
     if error:
-        lines += ["", "## Error", "", f"**{error['type']}** in stage `{error.get('stage')}`: {error['message']}", ""]
+        lines += [
+            "",
+            "## Error",
+            "",
+            f"**{error['type']}** in stage `{error.get('stage')}`: {error['message']}",
+            "",
+        ]
         for loc in error.get("locations", [])[:50]:
             where = ", ".join(f"{k} `{v}`" for k, v in loc.items() if v)
             lines.append(f"- {where}")
         if error.get("hint"):
             lines += ["", f"Hint: {error['hint']}"]
     if report.get("inputs"):
-        lines += ["", "## Inputs", "", "| name | shape | dtype | range | why this range |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Inputs",
+            "",
+            "| name | shape | dtype | range | why this range |",
+            "|---|---|---|---|---|",
+        ]
         for spec in report["inputs"]:
-            lines.append(f"| {spec['name']} | {spec['shape']} | {spec['dtype']} | [{_fmt(spec['low'])}, "
-                         f"{_fmt(spec['high'])}) | {spec['range_reason']} |")
+            lines.append(
+                f"| {spec['name']} | {spec['shape']} | {spec['dtype']} | [{_fmt(spec['low'])}, "
+                f"{_fmt(spec['high'])}) | {spec['range_reason']} |"
+            )
     if report.get("validation"):
-        lines += ["", "## Validation", "",
-                  f"Tolerance: atol {report['tolerance']['atol']:g} (per unit of output spread above 1), "
-                  f"rtol {report['tolerance']['rtol']:g}.", "",
-                  "| pair | output | verdict | max abs error | max rel error | needed atol |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Validation",
+            "",
+            f"Tolerance: atol {report['tolerance']['atol']:g} (in units of the reference output's standard deviation), "
+            f"rtol {report['tolerance']['rtol']:g}.",
+            "",
+            "| pair | output | verdict | max abs error | max rel error | error / spread |",
+            "|---|---|---|---|---|---|",
+        ]
         for pair, result in report["validation"].items():
             if result.get("passed") is None:
                 lines.append(f"| {pair} | - | skipped | {result.get('skipped') or ''} | | |")
@@ -133,14 +152,20 @@ def render_markdown(report: dict[str, Any]) -> str:
             for output, comp in result.get("outputs", {}).items():
                 verdict = "pass" if comp["passed"] else "**FAIL**"
                 if not comp.get("informative", True):
-                    verdict += " (uninformative: spread below atol)"
-                lines.append(f"| {pair} | {output} | {verdict} | {_fmt(comp['max_abs_error'])} | "
-                             f"{_fmt(comp['max_rel_error'])} | {_fmt(comp['needed_atol'])} |")
+                    verdict += " (uninformative: constant output)"
+                vs_spread = comp["max_abs_error"] / comp["scale"] if comp["scale"] else None
+                lines.append(
+                    f"| {pair} | {output} | {verdict} | {_fmt(comp['max_abs_error'])} | "
+                    f"{_fmt(comp['max_rel_error'])} | {_fmt(vs_spread)} |"
+                )
     if report.get("fixups"):
         lines += ["", "## Fixups applied", ""]
         for fixup in report["fixups"]:
-            lines.append(f"- `{fixup['name']}`: " + "; ".join(fixup["changes"][:5])
-                         + (f" (+{len(fixup['changes']) - 5} more)" if len(fixup["changes"]) > 5 else ""))
+            lines.append(
+                f"- `{fixup['name']}`: "
+                + "; ".join(fixup["changes"][:5])
+                + (f" (+{len(fixup['changes']) - 5} more)" if len(fixup["changes"]) > 5 else "")
+            )
     if report.get("stages"):
         lines += ["", "## Stages", "", "| stage | seconds | status |", "|---|---|---|"]
         for stage in report["stages"]:

@@ -29,6 +29,7 @@ class SourceKind(enum.StrEnum):
     EXAMPLE = "example"  # a built-in example model, example:<name>
     ONNX = "onnx"  # an ONNX file: TensorFlow side skipped
     OBJECT = "object"  # a model object handed to the Python API
+    UNKNOWN = "unknown"  # could not be classified (the conversion carries the error)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Source:
 
     @property
     def has_tensorflow_side(self) -> bool:
-        return self.kind is not SourceKind.ONNX
+        return self.kind not in (SourceKind.ONNX, SourceKind.UNKNOWN)
 
 
 def classify(source: str, base_dir: str | None = None) -> Source:
@@ -64,7 +65,8 @@ def classify(source: str, base_dir: str | None = None) -> Source:
     if _CALLABLE.match(source):
         module = source.split(":", 1)[0]
         try:
-            found = importlib.util.find_spec(module) is not None
+            # only the top-level package: finding a submodule would import its parents (TensorFlow)
+            found = importlib.util.find_spec(module.split(".")[0]) is not None
         except (ImportError, ValueError):
             found = False
         if not found:
@@ -82,9 +84,7 @@ def _classify_path(path: Path) -> Source:
     if path.is_dir():
         if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
             return Source(SourceKind.SAVED_MODEL, str(path))
-        raise NotAModelError(
-            f"{path} is a directory but not a SavedModel (no saved_model.pb inside)", stage="load"
-        )
+        raise NotAModelError(f"{path} is a directory but not a SavedModel (no saved_model.pb inside)", stage="load")
     suffix = path.suffix.lower()
     head = path.read_bytes()[:8] if path.stat().st_size else b""
     if suffix == ".keras":

@@ -31,9 +31,13 @@ def support_table() -> str:
     ]
     for op in sorted(ALL_OPS, key=lambda o: o.name.lower()):
         tf_ops = ", ".join(t for h in op.tf for t in h.tf_ops) or "-"
-        torch_ops = "; ".join(
-            f"{(c.domain + '::') if c.domain else ''}{c.op_type}: {', '.join(map(str, c.versions))}" for c in op.torch
-        ) or "-"
+        torch_ops = (
+            "; ".join(
+                f"{(c.domain + '::') if c.domain else ''}{c.op_type}: {', '.join(map(str, c.versions))}"
+                for c in op.torch
+            )
+            or "-"
+        )
         reference = "ONNX function" if op.onnx_function else "-"
         lines.append(f"| {op.name} | {tf_ops} | {torch_ops} | {reference} | {op.doc.summary} | {op.doc.reason} |")
     return "\n".join(lines) + "\n"

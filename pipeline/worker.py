@@ -58,8 +58,15 @@ def _resolve(task: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def call(task: str, request: dict[str, Any], *, in_process: bool, log_dir: Path | None = None,
-         limits: WorkerLimits | None = None, stage: str | None = None) -> WorkerRun:
+def call(
+    task: str,
+    request: dict[str, Any],
+    *,
+    in_process: bool,
+    log_dir: Path | None = None,
+    limits: WorkerLimits | None = None,
+    stage: str | None = None,
+) -> WorkerRun:
     """Run ``task`` on ``request``; raise the task's own typed error when it fails."""
     start = time.perf_counter()
     if in_process:
@@ -95,8 +102,9 @@ def _tree_rss(pid: int) -> int:
         return 0
 
 
-def _subprocess(task: str, request: dict[str, Any], log_dir: Path | None, limits: WorkerLimits, stage: str,
-                start: float) -> WorkerRun:
+def _subprocess(
+    task: str, request: dict[str, Any], log_dir: Path | None, limits: WorkerLimits, stage: str, start: float
+) -> WorkerRun:
     with tempfile.TemporaryDirectory(prefix=f"k2t-{task}-") as tmp:
         req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
         req_path.write_text(json.dumps(request), encoding="utf-8")
@@ -105,26 +113,36 @@ def _subprocess(task: str, request: dict[str, Any], log_dir: Path | None, limits
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.worker", task, str(req_path), str(res_path)],
-                stdout=log, stderr=subprocess.STDOUT, env=_child_env(), start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_child_env(),
+                start_new_session=True,
             )
-            status, rusage, killed_for = _wait(proc, limits)
+            try:
+                status, rusage, killed_for = _wait(proc, limits)
+            except BaseException:  # interrupted: take the worker down with us
+                _kill(proc)
+                raise
         peak_mb = rusage.ru_maxrss / 1024 if rusage is not None else 0.0
         seconds = time.perf_counter() - start
         if killed_for is not None:
-            raise WorkerCrashError(f"the {task} worker was stopped: {killed_for}", stage=stage,
-                                   details=_tail(log_path))
+            raise WorkerCrashError(f"the {task} worker was stopped: {killed_for}", stage=stage, details=_tail(log_path))
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
             raise WorkerCrashError(
                 f"the {task} worker crashed with signal {name}"
                 + (" (killed: out of memory?)" if sig == signal.SIGKILL else ""),
-                stage=stage, details=_tail(log_path),
+                stage=stage,
+                details=_tail(log_path),
             )
         if not res_path.is_file():
             code = os.WEXITSTATUS(status)
-            raise WorkerCrashError(f"the {task} worker exited with code {code} without a result", stage=stage,
-                                   details=_tail(log_path))
+            raise WorkerCrashError(
+                f"the {task} worker exited with code {code} without a result",
+                stage=stage,
+                details=_tail(log_path),
+            )
         payload = json.loads(res_path.read_text(encoding="utf-8"))
     if not payload["ok"]:
         raise error_from_dict(payload["error"])
@@ -156,6 +174,18 @@ def _wait(proc: subprocess.Popen[bytes], limits: WorkerLimits) -> tuple[int, Any
         time.sleep(_POLL_S)
 
 
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    try:
+        os.waitpid(proc.pid, 0)
+    except ChildProcessError:
+        pass
+    proc.returncode = -1
+
+
 def _tail(path: Path, lines: int = 30) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -172,8 +202,11 @@ def main(argv: list[str]) -> int:
     except PipelineError as exc:
         payload = {"ok": False, "error": exc.to_dict()}
     except Exception as exc:
-        error = InternalError(f"unexpected {type(exc).__name__} in the {task} worker: {exc}", stage=task,
-                              details=traceback.format_exc()[-6000:])
+        error = InternalError(
+            f"unexpected {type(exc).__name__} in the {task} worker: {exc}",
+            stage=task,
+            details=traceback.format_exc()[-6000:],
+        )
         payload = {"ok": False, "error": error.to_dict()}
     tmp = Path(res_path + ".tmp")
     tmp.write_text(json.dumps(payload), encoding="utf-8")

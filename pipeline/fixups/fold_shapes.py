@@ -218,8 +218,22 @@ def _rewrite_shape_input(node: onnx.NodeProto, value: np.ndarray, shapes: dict[s
     return None
 
 
-_FOLDABLE = ("Shape", "Size", "Gather", "Slice", "Concat", "Cast", "Unsqueeze", "Squeeze", "Mul", "Div", "Add", "Sub",
-             "ReduceProd", "Identity")
+_FOLDABLE = (
+    "Shape",
+    "Size",
+    "Gather",
+    "Slice",
+    "Concat",
+    "Cast",
+    "Unsqueeze",
+    "Squeeze",
+    "Mul",
+    "Div",
+    "Add",
+    "Sub",
+    "ReduceProd",
+    "Identity",
+)
 
 
 def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> list[str]:
@@ -303,8 +317,14 @@ def _output_type(model: onnx.ModelProto, name: str) -> int | None:
 
 
 def _fmt(value: np.ndarray) -> str:
-    return "[" + ", ".join(f"{d.coef}*{d.name}" if isinstance(d, Sym) and d.coef != 1 else
-                           (d.name if isinstance(d, Sym) else str(d)) for d in value.reshape(-1)) + "]"
+    return (
+        "["
+        + ", ".join(
+            f"{d.coef}*{d.name}" if isinstance(d, Sym) and d.coef != 1 else (d.name if isinstance(d, Sym) else str(d))
+            for d in value.reshape(-1)
+        )
+        + "]"
+    )
 
 
 def remove_dead_nodes(model: onnx.ModelProto) -> int:

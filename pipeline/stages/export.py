@@ -38,8 +38,11 @@ def export_onnx(loaded: LoadedModel, opset: int) -> onnx.ModelProto:
     from custom_ops import tf2onnx_handlers
 
     signature = [
-        tf.TensorSpec([None if axis == s.batch_axis else d for axis, d in enumerate(s.shape)],
-                      tf.as_dtype(s.dtype), name=s.name)
+        tf.TensorSpec(
+            [None if axis == s.batch_axis else d for axis, d in enumerate(s.shape)],
+            tf.as_dtype(s.dtype),
+            name=s.name,
+        )
         for s in loaded.inputs
     ]
     outputs = loaded.outputs
@@ -55,8 +58,11 @@ def export_onnx(loaded: LoadedModel, opset: int) -> onnx.ModelProto:
     handlers, extra_opsets = tf2onnx_handlers()
     try:
         model, _ = tf2onnx.convert.from_function(
-            function, input_signature=signature, opset=opset,
-            custom_op_handlers=handlers or None, extra_opset=extra_opsets or None,
+            function,
+            input_signature=signature,
+            opset=opset,
+            custom_op_handlers=handlers or None,
+            extra_opset=extra_opsets or None,
         )
     except Exception as exc:
         raise ExportError(

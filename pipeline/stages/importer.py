@@ -21,7 +21,6 @@ from operator import getitem
 from typing import Any
 
 import onnx
-import torch
 from onnx import defs
 from onnx2torch.node_converters.registry import _CONVERTER_REGISTRY, OperationDescription
 from onnx2torch.onnx_graph import OnnxGraph, ValueType
@@ -94,8 +93,14 @@ def unsupported_nodes(model: onnx.ModelProto, layers: list[str] | None = None) -
         opset = opsets.get(domain, opsets.get("", 0))
         converter, _ = find_converter(domain, node.op_type, opset)
         if converter is None:
-            missing.append(Location(node=node.name, op=node.op_type, opset=since_version(domain, node.op_type, opset),
-                                    layer=layer_of(node.name, layers or [])))
+            missing.append(
+                Location(
+                    node=node.name,
+                    op=node.op_type,
+                    opset=since_version(domain, node.op_type, opset),
+                    layer=layer_of(node.name, layers or []),
+                )
+            )
     return missing
 
 
@@ -139,9 +144,12 @@ def import_model(model: onnx.ModelProto, layers: list[str] | None = None) -> Imp
         opset = opsets.get(domain, opsets.get("", 0))
         converter, _ = find_converter(domain, onnx_node.operation_type, opset)
         assert converter is not None
-        location = Location(node=onnx_node.name, op=onnx_node.operation_type,
-                            opset=since_version(domain, onnx_node.operation_type, opset),
-                            layer=layer_of(onnx_node.name, layers or []))
+        location = Location(
+            node=onnx_node.name,
+            op=onnx_node.operation_type,
+            opset=since_version(domain, onnx_node.operation_type, opset),
+            layer=layer_of(onnx_node.name, layers or []),
+        )
         try:
             converted = converter(onnx_node, onnx_graph)
         except NotImplementedError as exc:
@@ -172,8 +180,9 @@ def import_model(model: onnx.ModelProto, layers: list[str] | None = None) -> Imp
             elif kind == ValueType.EMPTY:
                 args.append(None)
             else:
-                raise UnsupportedError(f"input tensor '{value_name}' is produced by nothing", stage=STAGE,
-                                       location=location)
+                raise UnsupportedError(
+                    f"input tensor '{value_name}' is produced by nothing", stage=STAGE, location=location
+                )
 
         kwargs: dict[str, Any] = {}
         if None in args:

@@ -188,12 +188,26 @@ def _build_callable(spec: str, config: ConversionConfig) -> Any:
         raise UserError(f"cannot import {spec}: {exc}", stage=STAGE) from None
     if not callable(target):
         raise UserError(f"{spec} is not callable", stage=STAGE)
+    kwargs = dict(config.kwargs)
+    if module_name.endswith("keras.applications") and "weights" not in kwargs:
+        kwargs["weights"] = None  # random weights: nothing is downloaded unless the config asks for it
     try:
-        return target(**config.kwargs)
-    except TypeError as exc:
-        raise UserError(f"{spec}(**{config.kwargs}) failed: {exc}", stage=STAGE) from None
-    except ValueError as exc:
-        raise UserError(f"{spec}(**{config.kwargs}) failed: {exc}", stage=STAGE) from None
+        return target(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{spec}(**{kwargs}) failed: {exc}", stage=STAGE) from None
+    except Exception as exc:
+        if "URL fetch failure" in str(exc) or "HTTP" in type(exc).__name__:
+            raise UserError(
+                f"{spec}(**{kwargs}) tried to download weights and failed: {_first_line(exc)}",
+                stage=STAGE,
+                hint="set `kwargs: {weights: null}` in the config",
+            ) from None
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- Keras models
@@ -219,8 +233,10 @@ def _input_consumers(model: Any) -> dict[str, list[Any]]:
     consumers: dict[str, list[Any]] = {n: [] for n in names.values()}
     for layer in model.layers:
         for node in getattr(layer, "_inbound_nodes", []):
-            tensors = getattr(node, "input_tensors", None) or []
-            if not isinstance(tensors, list | tuple):
+            tensors = getattr(node, "input_tensors", None)
+            if tensors is None:
+                tensors = []
+            elif not isinstance(tensors, list | tuple):
                 tensors = [tensors]
             for t in tensors:
                 if id(t) in names:
@@ -267,8 +283,17 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
         dtype = _dtype_name(tensor.dtype)
         shape = [None if d is None else int(d) for d in tensor.shape]
         low, high, reason = _range_for(name, dtype, consumers.get(name, []), source)
-        specs.append(TensorSpec(name=name, shape=shape, dtype=dtype, low=low, high=high, range_reason=reason,
-                                batch_axis=0 if shape and shape[0] is None else None))
+        specs.append(
+            TensorSpec(
+                name=name,
+                shape=shape,
+                dtype=dtype,
+                low=low,
+                high=high,
+                range_reason=reason,
+                batch_axis=0 if shape and shape[0] is None else None,
+            )
+        )
     output_names = _output_names(model)
     dict_inputs = isinstance(getattr(model, "input", None), dict)
     names = [s.name for s in specs]
@@ -281,8 +306,14 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
         result = model(feed, training=False)
         return _flatten(result, output_names)
 
-    signature = [tf.TensorSpec([None if i == s.batch_axis else d for i, d in enumerate(s.shape)],
-                               tf.as_dtype(s.dtype), name=s.name) for s in specs]
+    signature = [
+        tf.TensorSpec(
+            [None if i == s.batch_axis else d for i, d in enumerate(s.shape)],
+            tf.as_dtype(s.dtype),
+            name=s.name,
+        )
+        for s in specs
+    ]
     function = tf.function(call, input_signature=signature, autograph=False)
 
     softmax_layers = _softmax_heads(model)
@@ -369,10 +400,22 @@ def _signature_specs(structured: Any) -> list[TensorSpec]:
         spec = structured[name]
         shape = [None if d is None else int(d) for d in spec.shape]
         dtype = _dtype_name(spec.dtype)
-        low, high, reason = (0.0, 10.0, "default for integer inputs") if np.issubdtype(
-            np.dtype(dtype), np.integer) else (-1.0, 1.0, "default for float inputs")
-        specs.append(TensorSpec(name=name, shape=shape, dtype=dtype, low=low, high=high, range_reason=reason,
-                                batch_axis=0 if shape and shape[0] is None else None))
+        low, high, reason = (
+            (0.0, 10.0, "default for integer inputs")
+            if np.issubdtype(np.dtype(dtype), np.integer)
+            else (-1.0, 1.0, "default for float inputs")
+        )
+        specs.append(
+            TensorSpec(
+                name=name,
+                shape=shape,
+                dtype=dtype,
+                low=low,
+                high=high,
+                range_reason=reason,
+                batch_axis=0 if shape and shape[0] is None else None,
+            )
+        )
     return specs
 
 
@@ -411,11 +454,13 @@ def _from_saved_model(path: str, config: ConversionConfig) -> LoadedModel:
 def _from_module(module: Any, config: ConversionConfig) -> LoadedModel:
     import tensorflow as tf
 
-    call = getattr(module, "__call__", None)
+    try:
+        call = module.__call__  # the traced tf.function itself, bound to the module
+    except AttributeError:
+        call = None
     concrete = None
-    if isinstance(call, tf.types.experimental.GenericFunction):
-        if call.input_signature is not None:
-            concrete = call.get_concrete_function()
+    if isinstance(call, tf.types.experimental.GenericFunction) and call.input_signature is not None:
+        concrete = call.get_concrete_function()
     if concrete is None:
         raise NotAModelError(
             f"tf.Module {type(module).__name__} has no __call__ traced with an input_signature",

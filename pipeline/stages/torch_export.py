@@ -55,9 +55,17 @@ def export_program(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return torch.export.export(module, tuple(example), dynamic_shapes=dynamic, strict=False), True, notes
+                return (
+                    torch.export.export(module, tuple(example), dynamic_shapes=dynamic, strict=False),
+                    True,
+                    notes,
+                )
         except Exception as exc:  # constraint violations: the graph fixes the batch somewhere
-            if "Constraints violated" not in str(exc) and "specialized" not in str(exc) and "guard" not in str(exc).lower():
+            if (
+                "Constraints violated" not in str(exc)
+                and "specialized" not in str(exc)
+                and "guard" not in str(exc).lower()
+            ):
                 raise _export_error(exc, module, onnx_of) from None
             notes.append("batch dimension could not be exported dynamic (the graph fixes it): " + _first(exc))
     try:
@@ -102,7 +110,9 @@ def save(program: Any, pt2: Path, weights: Path) -> tuple[int, int]:
     return params, nbytes
 
 
-def run_program(pt2: Path, sets: dict[str, dict[str, np.ndarray]], names: list[str], device: str) -> dict[str, dict[str, np.ndarray]]:
+def run_program(
+    pt2: Path, sets: dict[str, dict[str, np.ndarray]], names: list[str], device: str
+) -> dict[str, dict[str, np.ndarray]]:
     """Load ``model.pt2`` and run every input set; outputs keyed by set, in ``names`` order."""
     program = torch.export.load(str(pt2))
     module = program.module()
