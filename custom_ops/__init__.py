@@ -9,11 +9,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from custom_ops import pad, reshape, squeeze
+from custom_ops import erfc, pad, reshape, squeeze
 from custom_ops.base import DOMAIN, DOMAIN_VERSION, CustomOp
 from pipeline.registry import Registry
 
 ALL_OPS: tuple[CustomOp, ...] = (
+    erfc.OP,
     pad.OP,
     reshape.OP,
     squeeze.OP,
@@ -48,6 +49,21 @@ def tf2onnx_handlers() -> tuple[dict[str, tuple[Any, dict[str, Any]]], list[Any]
     return handlers, extra
 
 
-def onnx_functions() -> list[Any]:
-    """ONNX FunctionProtos that let ONNX Runtime execute the custom-domain ops."""
-    return [op.onnx_function() for op in ALL_OPS if op.onnx_function is not None]
+def onnx_functions(opset: int) -> list[Any]:
+    """ONNX FunctionProtos (at the model's ``opset``) that let ONNX Runtime execute the custom-domain ops."""
+    return [op.onnx_function(opset) for op in ALL_OPS if op.onnx_function is not None]
+
+
+def attach_functions(model: Any) -> list[str]:
+    """Add to ``model`` the function of every custom-domain op its graph uses; returns their names."""
+    from pipeline.onnx_utils import iter_nodes, opset_of
+
+    used = {(node.domain, node.op_type) for node in iter_nodes(model.graph) if node.domain == DOMAIN}
+    present = {(f.domain, f.name) for f in model.functions}
+    added = []
+    for function in onnx_functions(opset_of(model)):
+        key = (function.domain, function.name)
+        if key in used and key not in present:
+            model.functions.append(function)
+            added.append(function.name)
+    return added

@@ -279,7 +279,8 @@ def fixups_stage(conv: Conversion) -> None:
     with timed(conv.stages, "fixups"):
         model = onnx_utils.load(conv.workspace.onnx_raw, stage="fixups")
         context = FixupContext(inputs=conv.export.inputs, layers=conv.export.layers)
-        fixed, conv.fixups = run_fixups(model, DEFAULT_FIXUPS, context, copy=False)
+        fixed, records = run_fixups(model, DEFAULT_FIXUPS, context, copy=False)
+        conv.fixups = [*conv.export.fixups, *records]  # trace fixups (TensorFlow side) first
         onnx.save(fixed, str(conv.workspace.onnx_fixed))
         conv.probes = _logits_probes(fixed, conv.export.logits_outputs)
 
@@ -395,7 +396,7 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
             sets = inputs_mod.make_input_sets(specs, config)
         inputs_mod.save_sets(ws.inputs, sets)
     with timed(stages, "export"):
-        model = export_onnx(loaded, config.opset)
+        model, trace_fixups = export_onnx(loaded, config.opset)
         onnx.save(model, str(ws.onnx_raw))
     with timed(stages, "tf_reference"):
         outputs: dict[str, np.ndarray] = {}
@@ -417,6 +418,7 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
         outputs=loaded.outputs,
         logits_outputs=loaded.logits_outputs if config.compare_logits else [],
         layers=loaded.layers,
+        fixups=trace_fixups,
         stages=stages,
         versions={
             "tensorflow": tf.__version__,

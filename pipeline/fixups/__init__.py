@@ -6,9 +6,18 @@ these docstrings (``make support-table``).
 
 from __future__ import annotations
 
-from pipeline.fixups import fold_shapes, ir_version, pin_dims
+from pipeline.fixups import fold_shapes, freeze_captures, inline_xla_calls, ir_version, pin_dims
 from pipeline.fixups.base import Fixup, FixupContext, run_fixups
+from pipeline.fixups.trace import TraceFixup
 from pipeline.registry import Registry
+
+# Run on the traced TensorFlow function, before tf2onnx (the information is gone after it).
+TRACE_FIXUPS: tuple[TraceFixup, ...] = (
+    # captured tensors (Keras 3 Normalization statistics) would become ONNX graph inputs
+    TraceFixup.of(freeze_captures.freeze_captured_tensors),
+    # jit_compile functions (Keras 3 grouped convolutions) would stay StatefulPartitionedCall nodes
+    TraceFixup.of(inline_xla_calls.inline_xla_calls),
+)
 
 DEFAULT_FIXUPS: tuple[Fixup, ...] = (
     # onnxruntime refuses IR > 13; first, so every later check can run the model
@@ -20,5 +29,6 @@ DEFAULT_FIXUPS: tuple[Fixup, ...] = (
 )
 
 FIXUPS: Registry[str, Fixup] = Registry("fixup", ((f.name, f) for f in DEFAULT_FIXUPS))
+TRACE: Registry[str, TraceFixup] = Registry("trace fixup", ((f.name, f) for f in TRACE_FIXUPS))
 
-__all__ = ["DEFAULT_FIXUPS", "FIXUPS", "Fixup", "FixupContext", "run_fixups"]
+__all__ = ["DEFAULT_FIXUPS", "FIXUPS", "TRACE", "TRACE_FIXUPS", "Fixup", "FixupContext", "TraceFixup", "run_fixups"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import onnx
 
+from pipeline.context import FixupRecord
 from pipeline.errors import ExportError, Location, UnsupportedError
 from pipeline.layers import layer_of
 from pipeline.onnx_utils import iter_nodes
@@ -30,12 +31,18 @@ class _Collector(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def export_onnx(loaded: LoadedModel, opset: int) -> onnx.ModelProto:
-    """Export ``loaded`` to an ONNX model whose inputs and outputs carry the model's own names."""
+def export_onnx(loaded: LoadedModel, opset: int) -> tuple[onnx.ModelProto, list[FixupRecord]]:
+    """Export ``loaded`` to an ONNX model whose inputs and outputs carry the model's own names.
+
+    Also returns the trace fixups (:data:`pipeline.fixups.TRACE_FIXUPS`) that changed the traced
+    function before tf2onnx saw it.
+    """
     import tensorflow as tf
     import tf2onnx
 
-    from custom_ops import tf2onnx_handlers
+    from custom_ops import attach_functions, tf2onnx_handlers
+    from pipeline.fixups import TRACE_FIXUPS
+    from pipeline.fixups.trace import Traced, run_trace_fixups
 
     signature = [
         tf.TensorSpec(
@@ -52,13 +59,14 @@ def export_onnx(loaded: LoadedModel, opset: int) -> onnx.ModelProto:
         return dict(zip(outputs, loaded.function(*args), strict=True))
 
     function = tf.function(named, input_signature=signature, autograph=False)
+    concrete, trace_records = run_trace_fixups(function.get_concrete_function(), TRACE_FIXUPS)
     collector = _Collector()
     tf_logger = logging.getLogger("tf2onnx")
     tf_logger.addHandler(collector)
     handlers, extra_opsets = tf2onnx_handlers()
     try:
         model, _ = tf2onnx.convert.from_function(
-            function,
+            Traced(concrete),
             input_signature=signature,
             opset=opset,
             custom_op_handlers=handlers or None,
@@ -72,10 +80,11 @@ def export_onnx(loaded: LoadedModel, opset: int) -> onnx.ModelProto:
         ) from None
     finally:
         tf_logger.removeHandler(collector)
+    attach_functions(model)  # ONNX Runtime's reference for our custom-domain ops
     _check_all_converted(model, collector.messages, loaded.layers)
     _order_outputs(model, outputs)
     model.producer_name = "keras2torch-pipeline (tf2onnx " + tf2onnx.__version__ + ")"
-    return model
+    return model, trace_records
 
 
 def _first_line(exc: BaseException) -> str:

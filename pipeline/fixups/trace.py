@@ -1,0 +1,92 @@
+"""Trace fixups: rewrites of the traced TensorFlow function, run before tf2onnx sees it.
+
+Some quirks cannot be fixed on the ONNX side because the information is gone by then (a
+captured tensor's value, the body of a function tf2onnx leaves as an opaque call). A trace fixup
+is ``fn(function) -> (function, changes)`` on a ``tf.types.experimental.ConcreteFunction``; it
+returns the function unchanged and an empty list when it declines. :func:`run_trace_fixups` runs
+them in their explicit order (``TRACE_FIXUPS`` in :mod:`pipeline.fixups`) and records each one
+that fired. TensorFlow is imported only by the functions that need it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.context import FixupRecord
+from pipeline.errors import InternalError, PipelineError
+from pipeline.registry import Doc
+
+STAGE = "export"
+TraceFixupFn = Callable[[Any], tuple[Any, list[str]]]
+
+
+@dataclass(frozen=True)
+class TraceFixup:
+    """A registered fixup of the traced TensorFlow function."""
+
+    name: str
+    fn: TraceFixupFn
+    doc: Doc
+
+    @classmethod
+    def of(cls, fn: TraceFixupFn) -> TraceFixup:
+        return cls(name=fn.__name__, fn=fn, doc=Doc.of(fn))
+
+    def __call__(self, function: Any) -> tuple[Any, list[str]]:
+        return self.fn(function)
+
+
+def run_trace_fixups(function: Any, fixups: Sequence[TraceFixup]) -> tuple[Any, list[FixupRecord]]:
+    """Apply ``fixups`` in order to a concrete function; return the result and what fired."""
+    records: list[FixupRecord] = []
+    done: list[str] = []
+    for fixup in fixups:
+        start = time.perf_counter()
+        try:
+            function, changes = fixup(function)
+        except PipelineError:
+            raise
+        except Exception as exc:
+            raise InternalError(
+                f"trace fixup '{fixup.name}' failed: {type(exc).__name__}: {exc}"
+                + (f" (after: {', '.join(done)})" if done else " (first trace fixup)"),
+                stage=STAGE,
+            ) from exc
+        done.append(fixup.name)
+        if changes:
+            records.append(FixupRecord(name=fixup.name, changes=changes, seconds=round(time.perf_counter() - start, 3)))
+    return function, records
+
+
+class Traced:
+    """What ``tf2onnx.convert.from_function`` needs of a ``tf.function``: its concrete function."""
+
+    def __init__(self, concrete: Any) -> None:
+        self.concrete = concrete
+
+    def get_concrete_function(self, *args: Any, **kwargs: Any) -> Any:
+        return self.concrete
+
+
+def freeze(function: Any) -> Any:
+    """``function`` with variables and captured tensors turned into constants, calls inlined.
+
+    The structured signature (input names, dict outputs) is carried over, so tf2onnx still names
+    the ONNX inputs and outputs after it.
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    frozen = convert_variables_to_constants_v2(function, lower_control_flow=False, aggressive_inlining=True)
+    return with_structure_of(frozen, function, tf)
+
+
+def with_structure_of(new: Any, old: Any, tf: Any) -> Any:
+    """Give ``new`` (rebuilt from a GraphDef) the structured inputs and outputs of ``old``."""
+    graph = new.graph
+    graph.structured_input_signature = old.structured_input_signature
+    graph.structured_outputs = tf.nest.pack_sequence_as(old.graph.structured_outputs, list(new.outputs))
+    return new
