@@ -9,12 +9,15 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from custom_ops import erfc, pad, reshape, squeeze
+from custom_ops import erfc, gru, lstm, pad, reshape, rnn, squeeze
 from custom_ops.base import DOMAIN, DOMAIN_VERSION, CustomOp
 from pipeline.registry import Registry
 
 ALL_OPS: tuple[CustomOp, ...] = (
     erfc.OP,
+    gru.OP,
+    lstm.OP,
+    rnn.OP,
     pad.OP,
     reshape.OP,
     squeeze.OP,

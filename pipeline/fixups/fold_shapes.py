@@ -177,8 +177,14 @@ def _evaluate(node: onnx.NodeProto, known: dict[str, np.ndarray], shapes: dict[s
                 raise _Unknown
             out[index] = r
         return out
-    if op == "ReduceProd" and not _attr(node, "axes") and len(node.input) == 1:
-        values = list(arg(0).reshape(-1))
+    if op == "ReduceProd":
+        data = arg(0)
+        axes = _attr(node, "axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:  # opset 18: axes is an input
+            axes = _ints(arg(1))
+        if axes and not (data.ndim == 1 and [a % 1 for a in axes] == [0]):
+            raise _Unknown  # only the whole-vector product of a shape is folded
+        values = list(data.reshape(-1))
         result: Any = 1
         for v in values:
             result = result * v
