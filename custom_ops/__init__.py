@@ -9,17 +9,37 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from custom_ops import erfc, gru, lstm, pad, reshape, rnn, squeeze
+from custom_ops import (
+    constant_of_shape,
+    erfc,
+    expand,
+    gather,
+    gru,
+    loop,
+    lstm,
+    pad,
+    reshape,
+    reverse_sequence,
+    rnn,
+    slice,
+    squeeze,
+)
 from custom_ops.base import DOMAIN, DOMAIN_VERSION, CustomOp
 from pipeline.registry import Registry
 
 ALL_OPS: tuple[CustomOp, ...] = (
+    constant_of_shape.OP,
     erfc.OP,
+    expand.OP,
+    gather.OP,
     gru.OP,
+    loop.OP,
     lstm.OP,
     rnn.OP,
+    slice.OP,
     pad.OP,
     reshape.OP,
+    reverse_sequence.OP,
     squeeze.OP,
 )
 

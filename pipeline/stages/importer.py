@@ -125,6 +125,7 @@ def import_model(model: onnx.ModelProto, layers: list[str] | None = None) -> Imp
     del model.graph.input[:]
     model.graph.input.extend(graph_inputs)
     onnx_graph = OnnxGraph(model.graph)
+    onnx_graph.opsets = opsets  # type: ignore[attr-defined]  # for control-flow converters' subgraphs
 
     fx_graph = fx.Graph()
     root = nn.Module()

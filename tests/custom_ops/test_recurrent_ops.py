@@ -122,7 +122,11 @@ def test_sequence_lens_matches_onnxruntime(op: str, direction: str) -> None:
         ("LSTM", "reverse", {"input_forget": 1}),
         ("RNN", "forward", {"activations": ["Relu"]}),
         ("RNN", "bidirectional", {"activations": ["LeakyRelu", "Sigmoid"], "activation_alpha": [0.2]}),
-        ("GRU", "forward", {"activations": ["HardSigmoid", "Softsign"], "activation_alpha": [0.3], "activation_beta": [0.4]}),
+        (
+            "GRU",
+            "forward",
+            {"activations": ["HardSigmoid", "Softsign"], "activation_alpha": [0.3], "activation_beta": [0.4]},
+        ),
         ("LSTM", "bidirectional", {"activations": ["Sigmoid", "Tanh", "Tanh", "HardSigmoid", "Relu", "Elu"]}),
     ],
 )
