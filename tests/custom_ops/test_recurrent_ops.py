@@ -8,7 +8,7 @@ from onnx import helper, numpy_helper
 
 from tests.custom_ops.helpers import assert_exports, assert_matches_ort, make_model, run_ort, run_torch
 
-T, B, I, H = 5, 3, 4, 6
+T, B, IN, H = 5, 3, 4, 6
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
@@ -25,8 +25,8 @@ def _case(
 ) -> tuple[object, dict[str, np.ndarray], dict[str, int]]:
     rng = np.random.default_rng(hash((op, direction, layout, seq_lens, initial)) % 2**32)
     d, g = (2 if direction == "bidirectional" else 1), GATES[op]
-    x = rng.normal(size=(B, T, I) if layout else (T, B, I)).astype(np.float32)
-    w = (rng.normal(size=(d, g * H, I)) * 0.5).astype(np.float32)
+    x = rng.normal(size=(B, T, IN) if layout else (T, B, IN)).astype(np.float32)
+    w = (rng.normal(size=(d, g * H, IN)) * 0.5).astype(np.float32)
     r = (rng.normal(size=(d, g * H, H)) * 0.5).astype(np.float32)
     b = (rng.normal(size=(d, 2 * g * H)) * 0.3).astype(np.float32)
     feeds = {"x": x}
