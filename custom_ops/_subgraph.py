@@ -56,20 +56,52 @@ def import_subgraph(sub: onnx.GraphProto, outer_graph: Any, opset_imports: list[
     """Import ``sub`` as a module taking ``(*sub.input, *outer tensors that are not initializers)``."""
     from pipeline.stages.importer import import_model
 
-    outer = outer_names(sub)
-    initializers = [n for n in outer if n in outer_graph.initializers]
-    runtime = [n for n in outer if n not in outer_graph.initializers]
+    constants: dict[str, np.ndarray] = {}
+    runtime = []
+    for name in outer_names(sub):
+        value = tensor_value(outer_graph, name)  # weights, or computed from weights only
+        if value is not None:
+            constants[name] = value
+        else:
+            runtime.append(name)
+    constants.update({i.name: numpy_helper.to_array(i) for i in sub.initializer})
+    nodes = _fold_constants(list(sub.node), constants, outer_graph)
+    used = {name for node in nodes for name in node.input} | {o.name for o in sub.output}
     graph = helper.make_graph(
-        list(sub.node),
+        nodes,
         sub.name or "subgraph",
         [*[_copy(i) for i in sub.input], *[_value_info(n, outer_graph) for n in runtime]],
         [_copy(o) for o in sub.output],
-        [*sub.initializer, *[numpy_helper.from_array(outer_graph.initializers[n].to_numpy(), n) for n in initializers]],
+        [numpy_helper.from_array(v, n) for n, v in constants.items() if n in used],
     )
     graph.value_info.extend(sub.value_info)
     model = helper.make_model(graph, opset_imports=opset_imports)
     model.ir_version = ir_version
     return Subgraph(module=import_model(model).module, outer=runtime)
+
+
+_NOT_FOLDED = ("RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli")
+
+
+def _fold_constants(nodes: list[onnx.NodeProto], constants: dict[str, np.ndarray], graph: Any) -> list[onnx.NodeProto]:
+    """Evaluate nodes computed from constants only (a Conv bias squeezed inside a branch): converters
+    such as onnx2torch's Conv need their weights as initializers."""
+    kept = []
+    for node in nodes:
+        foldable = (
+            node.op_type not in _NOT_FOLDED
+            and not any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+            and all(not name or name in constants for name in node.input)
+            and node.domain in ("", "ai.onnx")
+        )
+        values = (
+            evaluate([node], {n: constants[n] for n in node.input if n}, list(node.output), graph) if foldable else None
+        )
+        if values is None:
+            kept.append(node)
+            continue
+        constants.update(zip(node.output, values, strict=False))
+    return kept
 
 
 def _copy(value: onnx.ValueInfoProto) -> onnx.ValueInfoProto:
@@ -88,18 +120,32 @@ def model_context(graph: Any) -> tuple[list[Any], int]:
     return [helper.make_opsetid(domain, version) for domain, version in opsets.items()], MAX_ORT_IR_VERSION
 
 
-def constant_value(node: Any, graph: Any, index: int, depth: int = 0) -> np.ndarray | None:
-    """Input ``index`` of ``node`` if it is a constant or computed from constants only, else None."""
-    value = constant_input(node, graph, index)
-    if value is not None or depth > 16:
-        return value
-    names = node.input_values
-    if index >= len(names) or not names[index]:
-        return None
+def tensor_value(graph: Any, name: str) -> np.ndarray | None:
+    """The value of tensor ``name`` of ``graph`` if it is constant or computed from constants only."""
+    if name in graph.initializers:
+        return graph.initializers[name].to_numpy()
     try:
-        producer, position = graph.value_as_node_output(names[index])
+        producer, position = graph.value_as_node_output(name)
     except KeyError:
         return None
+    return constant_value(producer, graph, -1, output=position)
+
+
+def constant_value(node: Any, graph: Any, index: int, depth: int = 0, output: int | None = None) -> np.ndarray | None:
+    """Input ``index`` of ``node`` if it is a constant or computed from constants only, else None."""
+    if output is not None:  # the value of ``node``'s own output ``output``
+        producer, position = node, output
+    else:
+        value = constant_input(node, graph, index)
+        if value is not None or depth > 16:
+            return value
+        names = node.input_values
+        if index >= len(names) or not names[index]:
+            return None
+        try:
+            producer, position = graph.value_as_node_output(names[index])
+        except KeyError:
+            return None
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in producer.proto.attribute):
         return None
     inputs = {}

@@ -77,3 +77,71 @@ def masked_tokens(batch: int, seed: int = 0) -> np.ndarray:
         tokens[row, rng.integers(1, STEPS + 1) :] = 0
         tokens[row, rng.integers(1, STEPS)] = 0
     return tokens
+
+
+# --------------------------------------------------------------------------- custom layers (seed articles)
+
+
+def custom_layers() -> Any:
+    """Three custom layers from the seed articles, each feeding its own output.
+
+    ``SpatialNormalization`` divides by the Euclidean norm over axes 1-3 (the article writes
+    ``tf.norm(x, axis=[1, 2, 3], keepdims=True)``, which TensorFlow refuses: ``tf.norm`` takes at
+    most two axes; ``tf.math.reduce_euclidean_norm`` computes what it means), ``AddVector`` adds
+    a learned vector made with ``add_weight``, ``Sine`` applies ``tf.math.sin``.
+    """
+    import tensorflow as tf
+
+    keras = _keras()
+
+    class SpatialNormalization(keras.layers.Layer):
+        def call(self, x: Any) -> Any:
+            return x / tf.math.reduce_euclidean_norm(x, axis=[1, 2, 3], keepdims=True)
+
+    class AddVector(keras.layers.Layer):
+        def __init__(self, units: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.w = self.add_weight(shape=(units,), initializer="random_normal", name="w")
+
+        def call(self, x: Any) -> Any:
+            return x + self.w
+
+    class Sine(keras.layers.Layer):
+        def call(self, x: Any) -> Any:
+            return tf.math.sin(x)
+
+    image = keras.Input((6, 6, 3), name="image")
+    features = keras.Input((4,), name="features")
+    normalized = SpatialNormalization(name="spatial_norm")(keras.layers.Conv2D(4, 3, name="conv")(image))
+    shifted = AddVector(4, name="add_vector")(features)
+    sine = Sine(name="sine")(keras.layers.Dense(4, name="dense")(features))
+    return _randomize(keras.Model([image, features], [normalized, shifted, sine], name="custom_layers"))
+
+
+def conditional() -> Any:
+    """A branch chosen by ``tf.cond`` on an input: 3x3 conv when ``flag[0, 0] > 0``, else 5x5 conv.
+
+    As in the seed article, but both branches pad "same" so their outputs have one shape.
+    """
+    import tensorflow as tf
+
+    keras = _keras()
+
+    class ConditionalConv(keras.layers.Layer):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.conv3 = keras.layers.Conv2D(4, 3, padding="same", name="conv3")
+            self.conv5 = keras.layers.Conv2D(4, 5, padding="same", name="conv5")
+
+        def build(self, input_shape: Any) -> None:
+            self.conv3.build(input_shape[0])
+            self.conv5.build(input_shape[0])
+
+        def call(self, inputs: Any) -> Any:
+            x, flag = inputs
+            return tf.cond(flag[0, 0] > 0, lambda: self.conv3(x), lambda: tf.nn.relu(self.conv5(x)))
+
+    image = keras.Input((8, 8, 3), name="image")
+    flag = keras.Input((1,), name="flag")
+    y = ConditionalConv(name="cond_conv")([image, flag])
+    return _randomize(keras.Model([image, flag], y, name="conditional"))

@@ -6,7 +6,7 @@ these docstrings (``make support-table``).
 
 from __future__ import annotations
 
-from pipeline.fixups import fold_shapes, freeze_captures, inline_xla_calls, ir_version, pin_dims
+from pipeline.fixups import fold_shapes, freeze_captures, inline_xla_calls, ir_version, lower_conditionals, pin_dims
 from pipeline.fixups.base import Fixup, FixupContext, run_fixups
 from pipeline.fixups.trace import TraceFixup
 from pipeline.registry import Registry
@@ -17,6 +17,8 @@ TRACE_FIXUPS: tuple[TraceFixup, ...] = (
     TraceFixup.of(freeze_captures.freeze_captured_tensors),
     # jit_compile functions (Keras 3 grouped convolutions) would stay StatefulPartitionedCall nodes
     TraceFixup.of(inline_xla_calls.inline_xla_calls),
+    # tf2onnx misaligns the branch shapes of a functional If (tf.cond); its Switch/Merge path does not
+    TraceFixup.of(lower_conditionals.lower_conditionals),
 )
 
 DEFAULT_FIXUPS: tuple[Fixup, ...] = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.fixups.trace import freeze, with_structure_of
+from pipeline.fixups.trace import freeze, frozen_graph_def, rebuild
 
 CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
 _NO_INLINE = ("_XlaMustCompile", "_noinline")
@@ -23,14 +23,10 @@ def inline_xla_calls(function: Any) -> tuple[Any, list[str]]:
     ``StatefulPartitionedCall`` node reaches tf2onnx, which has no conversion for it. Without the
     XLA marks, the same freezing pass inlines the body like any other function.
     """
-    import tensorflow as tf
-    from tensorflow.python.eager import wrap_function
-
     marked = {f.signature.name for f in function.graph.as_graph_def().library.function if _marked(f)}
     if not marked:
         return function, []
-    frozen = function if not function.graph.captures else freeze(function)
-    graph_def = frozen.graph.as_graph_def()
+    frozen, graph_def = frozen_graph_def(function)
     renamed = {}
     for function_def in graph_def.library.function:
         if _marked(function_def):
@@ -50,12 +46,7 @@ def inline_xla_calls(function: Any) -> tuple[Any, list[str]]:
             if "_XlaMustCompile" in node.attr:
                 del node.attr["_XlaMustCompile"]
             calls.append(node.name)
-    rebuilt = wrap_function.function_from_graph_def(
-        graph_def, [t.name for t in frozen.inputs], [t.name for t in frozen.outputs]
-    )
-    for new_input, old_input in zip(rebuilt.inputs, frozen.inputs, strict=True):
-        new_input.set_shape(old_input.shape)
-    inlined = freeze(with_structure_of(rebuilt, frozen, tf))
+    inlined = freeze(rebuild(graph_def, frozen))
     targets = set(renamed.values())
     nodes = _all_nodes(inlined.graph.as_graph_def())
     left = [n.name for n in nodes if n.op in CALL_OPS and n.attr["f"].func.name in targets]
