@@ -11,7 +11,10 @@ from typing import Any
 
 from custom_ops import (
     constant_of_shape,
+    conv_transpose,
+    depth_to_space,
     erfc,
+    euclidean_norm,
     expand,
     gather,
     gru,
@@ -20,6 +23,7 @@ from custom_ops import (
     lstm,
     pad,
     reshape,
+    resize,
     reverse_sequence,
     rnn,
     slice,
@@ -30,7 +34,10 @@ from pipeline.registry import Registry
 
 ALL_OPS: tuple[CustomOp, ...] = (
     constant_of_shape.OP,
+    conv_transpose.OP,
+    depth_to_space.OP,
     erfc.OP,
+    euclidean_norm.OP,
     expand.OP,
     gather.OP,
     gru.OP,
@@ -41,6 +48,7 @@ ALL_OPS: tuple[CustomOp, ...] = (
     slice.OP,
     pad.OP,
     reshape.OP,
+    resize.OP,
     reverse_sequence.OP,
     squeeze.OP,
 )

@@ -145,3 +145,63 @@ def conditional() -> Any:
     flag = keras.Input((1,), name="flag")
     y = ConditionalConv(name="cond_conv")([image, flag])
     return _randomize(keras.Model([image, flag], y, name="conditional"))
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def conv_layers() -> Any:
+    """SeparableConv2D, DepthwiseConv2D, Conv2DTranspose (same, stride 2), Layer- and GroupNormalization.
+
+    One output per layer, so a failure names the layer.
+    """
+    keras = _keras()
+    x = keras.Input((8, 8, 6), name="image")
+    separable = keras.layers.SeparableConv2D(8, 3, padding="same", name="separable")(x)
+    depthwise = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="depthwise")(x)
+    transposed = keras.layers.Conv2DTranspose(5, 3, strides=2, padding="same", name="transposed")(x)
+    layer_norm = keras.layers.LayerNormalization(name="layer_norm")(separable)
+    group_norm = keras.layers.GroupNormalization(groups=4, name="group_norm")(depthwise)
+    return _randomize(keras.Model(x, [separable, depthwise, transposed, layer_norm, group_norm], name="conv_layers"))
+
+
+def image_ops() -> Any:
+    """GELU (exact and tanh), ``tf.nn.depth_to_space``, ``tf.image.resize`` bilinear and nearest."""
+    import tensorflow as tf
+
+    keras = _keras()
+
+    class DepthToSpace(keras.layers.Layer):
+        def call(self, x: Any) -> Any:
+            return tf.nn.depth_to_space(x, 2)
+
+    class Resize(keras.layers.Layer):
+        def __init__(self, size: tuple[int, int], method: str, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.size, self.method = size, method
+
+        def call(self, x: Any) -> Any:
+            return tf.image.resize(x, self.size, method=self.method)
+
+    x = keras.Input((6, 6, 8), name="image")
+    conv = keras.layers.Conv2D(8, 3, padding="same", name="conv")(x)
+    gelu = keras.layers.Activation("gelu", name="gelu")(conv)
+    gelu_tanh = keras.layers.Lambda(lambda t: keras.activations.gelu(t, approximate=True), name="gelu_tanh")(conv)
+    d2s = DepthToSpace(name="depth_to_space")(conv)
+    bilinear = Resize((9, 11), "bilinear", name="resize_bilinear")(x)
+    nearest = Resize((12, 9), "nearest", name="resize_nearest")(x)
+    return _randomize(keras.Model(x, [gelu, gelu_tanh, d2s, bilinear, nearest], name="image_ops"))
+
+
+def sequence_layers() -> Any:
+    """Embedding -> causal Conv1D -> MultiHeadAttention with a causal mask -> LayerNormalization -> GELU Dense."""
+    keras = _keras()
+    tokens = keras.Input((STEPS,), dtype="int32", name="tokens")
+    embedded = keras.layers.Embedding(VOCAB, 8, name="embed")(tokens)
+    conv = keras.layers.Conv1D(8, 3, padding="causal", name="causal_conv")(embedded)
+    attention = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, name="attention")(
+        conv, conv, use_causal_mask=True
+    )
+    normed = keras.layers.LayerNormalization(name="layer_norm")(conv + attention)
+    out = keras.layers.Dense(6, activation="gelu", name="dense_gelu")(normed)
+    return _randomize(keras.Model(tokens, [embedded, conv, attention, out], name="sequence_layers"))

@@ -100,6 +100,14 @@ def _check_all_converted(model: onnx.ModelProto, log: list[str], layers: list[st
         is_schema = onnx.defs.has(node.op_type, node.domain) if node.domain in ("", "ai.onnx") else True
         if node.domain not in known_domains or not is_schema:
             bad.append(Location(node=node.name, op=node.op_type, layer=layer_of(node.name, layers)))
+    failed = _failed_nodes(log)  # tf2onnx leaves a node half-converted when its handler raises
+    if failed and not bad:
+        raise ExportError(
+            f"tf2onnx failed to convert {len(failed)} node(s): {', '.join(sorted(set(failed.values())))}",
+            stage=STAGE,
+            locations=[Location(node=n, op=op, layer=layer_of(n, layers)) for n, op in failed.items()],
+            details="\n".join(m for m in log if m.startswith("Failed to convert node"))[-4000:] or None,
+        )
     if bad:
         unique_ops = sorted({loc.op or "" for loc in bad})
         raise UnsupportedError(
@@ -109,6 +117,19 @@ def _check_all_converted(model: onnx.ModelProto, log: list[str], layers: list[st
             hint="register a TF→ONNX handler for the op in custom_ops/ (see docs/SUPPORT.md)",
             details="\n".join(m for m in log if "not supported" in m or "Unsupported" in m) or None,
         )
+
+
+def _failed_nodes(log: list[str]) -> dict[str, str]:
+    """Node name -> TF-side handler, for every "Failed to convert node" record tf2onnx logged."""
+    import re
+
+    failed = {}
+    for message in log:
+        match = re.match(r"Failed to convert node '([^']+)'", message)
+        if match:
+            handler = re.search(r"fct=<(?:bound method|function) ([\w.<>]+)", message)
+            failed[match.group(1)] = handler.group(1).split(".")[0].removesuffix("Op") if handler else "?"
+    return failed
 
 
 def _order_outputs(model: onnx.ModelProto, names: list[str]) -> None:
