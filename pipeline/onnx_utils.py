@@ -78,11 +78,15 @@ def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
 SMALL_INITIALIZER = 4096  # elements; larger initializers are passed to shape inference by type only
 
 
-def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+def infer_shapes(model: onnx.ModelProto, symbolic: bool = False) -> onnx.ModelProto:
     """ONNX shape inference on a light copy: large initializers become typed graph inputs.
 
     The result is for reading ``value_info``; it never holds the weights, so this is cheap for
-    models of any size (``onnx.shape_inference`` alone refuses protos over 2 GB).
+    models of any size (``onnx.shape_inference`` alone refuses protos over 2 GB). With
+    ``symbolic``, ONNX Runtime's symbolic shape inference runs first: it carries a symbolic
+    dimension through Reshape/Transpose chains (the batch stays ``batch`` after ``Reshape(x,
+    [-1, ...])``), where ONNX's own inference invents a new unknown; when it cannot handle the
+    graph, ONNX's inference is used.
     """
     light = onnx.ModelProto()
     light.ir_version = model.ir_version
@@ -102,6 +106,15 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
             graph.initializer.append(init)
         elif init.name not in existing_inputs:
             graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    if symbolic:
+        try:
+            from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+            inferred = SymbolicShapeInference.infer_shapes(light, auto_merge=True, guess_output_rank=False)
+            if inferred is not None:
+                return inferred
+        except Exception:  # unknown ops (custom domains), ops it does not cover
+            pass
     try:
         return onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
     except Exception:

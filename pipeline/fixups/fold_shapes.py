@@ -177,6 +177,12 @@ def _evaluate(node: onnx.NodeProto, known: dict[str, np.ndarray], shapes: dict[s
                 raise _Unknown
             out[index] = r
         return out
+    if op in ("Max", "Min") and len(node.input) == 2:
+        a, b = np.broadcast_arrays(arg(0), arg(1))
+        out = np.empty(a.shape, dtype=object)
+        for index in np.ndindex(a.shape):
+            out[index] = _extreme(a[index], b[index], op == "Max")
+        return out
     if op == "ReduceProd":
         data = arg(0)
         axes = _attr(node, "axes")
@@ -194,6 +200,33 @@ def _evaluate(node: onnx.NodeProto, known: dict[str, np.ndarray], shapes: dict[s
     raise _Unknown
 
 
+def _extreme(x: Any, y: Any, largest: bool) -> Any:
+    """max/min of two dims; a symbolic ``k * batch`` (batch >= 1) is at least ``k``."""
+    if x == y:
+        return x
+    if isinstance(x, int | np.integer) and isinstance(y, int | np.integer):
+        return max(x, y) if largest else min(x, y)
+    sym, const = (x, y) if isinstance(x, Sym) else (y, x)
+    if isinstance(sym, Sym) and isinstance(const, int | np.integer) and const <= sym.coef:
+        return sym if largest else const
+    raise _Unknown
+
+
+def _elements_per(shape: list[Any] | None, symbol: str) -> int | None:
+    """``k`` when ``shape`` has ``k * symbol`` elements, else None."""
+    if shape is None:
+        return None
+    coef, seen = 1, False
+    for d in shape:
+        if isinstance(d, Sym) and d.name == symbol and not seen:
+            coef, seen = coef * d.coef, True
+        elif isinstance(d, int) and not isinstance(d, bool):
+            coef *= d
+        else:
+            return None
+    return coef if seen else None
+
+
 def _is_concrete(value: np.ndarray) -> bool:
     return all(isinstance(v, int | np.integer) for v in value.reshape(-1))
 
@@ -203,9 +236,16 @@ def _rewrite_shape_input(node: onnx.NodeProto, value: np.ndarray, shapes: dict[s
     dims = list(value.reshape(-1))
     syms = [i for i, d in enumerate(dims) if isinstance(d, Sym)]
     if node.op_type == "Reshape":
-        if len(syms) == 1 and -1 not in dims and 0 not in dims:
-            return [-1 if i == syms[0] else int(d) for i, d in enumerate(dims)]
-        return None
+        if len(syms) != 1 or 0 in dims:
+            return None
+        if -1 in dims:  # the inferred dim is fixed by the input's size, itself k * the same symbol
+            sym = dims[syms[0]]
+            size = _elements_per(shapes.get(node.input[0]), sym.name)
+            rest = int(np.prod([int(d) for i, d in enumerate(dims) if i != syms[0] and d != -1]))
+            if size is None or size % (sym.coef * rest):
+                return None
+            dims = [size // (sym.coef * rest) if d == -1 else d for d in dims]
+        return [-1 if i == syms[0] else int(d) for i, d in enumerate(dims)]
     if node.op_type == "Expand":
         data_shape = shapes.get(node.input[0])
         if data_shape is None:
@@ -239,6 +279,8 @@ _FOLDABLE = (
     "Sub",
     "ReduceProd",
     "Identity",
+    "Max",
+    "Min",
 )
 
 
@@ -252,7 +294,7 @@ def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> list
     changes: list[str] = []
     graph = model.graph
     for _ in range(MAX_ROUNDS):
-        inferred = infer_shapes(model)
+        inferred = infer_shapes(model, symbolic=True)
         shapes = _collect_shapes(inferred)
         known = _const_values(model)
         for node in graph.node:
