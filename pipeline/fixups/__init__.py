@@ -6,7 +6,15 @@ these docstrings (``make support-table``).
 
 from __future__ import annotations
 
-from pipeline.fixups import fold_shapes, freeze_captures, inline_xla_calls, ir_version, lower_conditionals, pin_dims
+from pipeline.fixups import (
+    fold_shapes,
+    freeze_captures,
+    inline_xla_calls,
+    ir_version,
+    lower_conditionals,
+    opset,
+    pin_dims,
+)
 from pipeline.fixups.base import Fixup, FixupContext, run_fixups
 from pipeline.fixups.trace import TraceFixup
 from pipeline.registry import Registry
@@ -22,7 +30,9 @@ TRACE_FIXUPS: tuple[TraceFixup, ...] = (
 )
 
 DEFAULT_FIXUPS: tuple[Fixup, ...] = (
-    # onnxruntime refuses IR > 13; first, so every later check can run the model
+    # onnx2torch lacks converters for newer schemas (ReduceMean-18, Reshape-19...): move opsets first
+    Fixup.of(opset.plan_opset),
+    # onnxruntime refuses IR > 13; before any check that runs the model
     Fixup.of(ir_version.cap_ir_version),
     # only the batch stays symbolic: the rest of shape arithmetic can then be folded
     Fixup.of(pin_dims.pin_input_dims),

@@ -27,6 +27,8 @@ class FixupContext:
 
     inputs: list[TensorSpec] = field(default_factory=list)  # resolved specs: dims pinned, batch None
     layers: list[str] = field(default_factory=list)
+    # (domain, op_type, since_version) -> a torch converter exists; None: custom_ops + onnx2torch
+    supported: Callable[[str, str, int], bool] | None = None
 
 
 FixupFn = Callable[[onnx.ModelProto, FixupContext], list[str]]
