@@ -14,6 +14,7 @@ from pipeline.fixups import (
     lower_conditionals,
     opset,
     pin_dims,
+    transposes,
 )
 from pipeline.fixups.base import Fixup, FixupContext, run_fixups
 from pipeline.fixups.trace import TraceFixup
@@ -38,6 +39,8 @@ DEFAULT_FIXUPS: tuple[Fixup, ...] = (
     Fixup.of(pin_dims.pin_input_dims),
     # Shape->Gather->Concat->Reshape chains become constants, so torch.export can trace them
     Fixup.of(fold_shapes.fold_shape_arithmetic),
+    # tf2onnx's NCHW<->NHWC Transposes that its optimizer leaves around elementwise chains
+    Fixup.of(transposes.cancel_transposes),
 )
 
 FIXUPS: Registry[str, Fixup] = Registry("fixup", ((f.name, f) for f in DEFAULT_FIXUPS))
