@@ -29,14 +29,26 @@ def _sequence_input(keras: Any) -> Any:
     return keras.Input((STEPS, FEATURES), name="x")
 
 
-def recurrent(kind: str, return_sequences: bool) -> Any:
-    """One recurrent layer (``lstm``, ``gru``, ``simple_rnn``) on a float sequence, then a Dense head."""
+RECURRENT = ("lstm", "gru", "simple_rnn")
+
+
+def _layer(keras: Any, kind: str) -> Any:
+    return {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[kind]
+
+
+def recurrent_layers() -> Any:
+    """LSTM, GRU and SimpleRNN on one float sequence, each with return_sequences True and False.
+
+    Six outputs named ``<layer>_seq`` / ``<layer>_last``, so a failure names the layer.
+    """
     keras = _keras()
-    layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[kind]
     x = _sequence_input(keras)
-    y = layer(UNITS, return_sequences=return_sequences, name=kind)(x)
-    y = keras.layers.Dense(3, name="head")(y)
-    return _randomize(keras.Model(x, y, name=f"{kind}_{'seq' if return_sequences else 'last'}"))
+    outputs = []
+    for kind in RECURRENT:
+        for sequences in (True, False):
+            name = f"{kind}_{'seq' if sequences else 'last'}"
+            outputs.append(_layer(keras, kind)(UNITS, return_sequences=sequences, name=name)(x))
+    return _randomize(keras.Model(x, outputs, name="recurrent_layers"))
 
 
 def bidirectional() -> Any:
@@ -58,15 +70,13 @@ def stacked() -> Any:
     return _randomize(keras.Model(x, y, name="stacked"))
 
 
-def embedding_rnn(mask_zero: bool, kind: str = "lstm") -> Any:
-    """Token ids -> Embedding (optionally ``mask_zero``) -> recurrent layer -> Dense."""
+def embedding_recurrent(mask_zero: bool) -> Any:
+    """Token ids -> Embedding (``mask_zero`` or not) -> LSTM, GRU and SimpleRNN, one output each."""
     keras = _keras()
     tokens = keras.Input((STEPS,), dtype="int32", name="tokens")
-    y = keras.layers.Embedding(VOCAB, FEATURES, mask_zero=mask_zero, name="embed")(tokens)
-    layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}[kind]
-    y = layer(UNITS, name=kind)(y)
-    y = keras.layers.Dense(3, name="head")(y)
-    return _randomize(keras.Model(tokens, y, name=f"embedding_{kind}_{'masked' if mask_zero else 'plain'}"))
+    embedded = keras.layers.Embedding(VOCAB, FEATURES, mask_zero=mask_zero, name="embed")(tokens)
+    outputs = [_layer(keras, kind)(UNITS, name=kind)(embedded) for kind in RECURRENT]
+    return _randomize(keras.Model(tokens, outputs, name=f"embedding_{'masked' if mask_zero else 'plain'}"))
 
 
 def masked_tokens(batch: int, seed: int = 0) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,16 @@ def _numel(tensor: onnx.TensorProto) -> int:
     return int(np.prod(tensor.dims)) if tensor.dims else 1
 
 
+def _symbol(param: str) -> Sym:
+    """A dim_param as ``coef * name``: symbolic shape inference writes products like ``4*batch``."""
+    match = re.fullmatch(r"\s*(\d+)\s*\*\s*(\w+)\s*|\s*(\w+)\s*\*\s*(\d+)\s*", param)
+    if match and match.group(1):
+        return Sym(match.group(2), int(match.group(1)))
+    if match and match.group(3) and not match.group(3).isdigit():
+        return Sym(match.group(3), int(match.group(4)))
+    return Sym(param)
+
+
 def _shape_of(name: str, shapes: dict[str, list[Any]]) -> list[Any]:
     if name not in shapes:
         raise _Unknown
@@ -72,7 +83,7 @@ def _collect_shapes(model: onnx.ModelProto) -> dict[str, list[Any]]:
             if dim.HasField("dim_value"):
                 dims.append(int(dim.dim_value))
             elif dim.dim_param:
-                dims.append(Sym(dim.dim_param))
+                dims.append(_symbol(dim.dim_param))
             else:
                 dims.append(None)
         shapes[value.name] = dims
