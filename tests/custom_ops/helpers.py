@@ -19,8 +19,12 @@ def make_model(
     initializers: dict[str, np.ndarray] | None = None,
     opset: int = 17,
     batch_axis: dict[str, int] | None = None,
+    output_shapes: dict[str, list[Any]] | None = None,
 ) -> onnx.ModelProto:
-    """A model computing ``nodes``; graph inputs typed after ``inputs`` (``batch_axis`` dims symbolic)."""
+    """A model computing ``nodes``; graph inputs typed after ``inputs`` (``batch_axis`` dims symbolic).
+
+    Output types come from shape inference unless ``output_shapes`` gives them (float32).
+    """
     batch_axis = batch_axis or {}
     values = []
     for name, array in inputs.items():
@@ -39,7 +43,9 @@ def make_model(
     model.ir_version = MAX_ORT_IR_VERSION
     inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
     for out in model.graph.output:  # output types from shape inference
-        if out.name in inferred:
+        if output_shapes and out.name in output_shapes:
+            out.CopyFrom(helper.make_tensor_value_info(out.name, onnx.TensorProto.FLOAT, output_shapes[out.name]))
+        elif out.name in inferred:
             out.CopyFrom(inferred[out.name])
     onnx.checker.check_model(model)
     return model
