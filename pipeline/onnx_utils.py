@@ -107,15 +107,30 @@ def infer_shapes(model: onnx.ModelProto, symbolic: bool = False) -> onnx.ModelPr
         elif init.name not in existing_inputs:
             graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
     if symbolic:
-        try:
-            from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-            inferred = SymbolicShapeInference.infer_shapes(light, auto_merge=True, guess_output_rank=False)
-            if inferred is not None:
-                return inferred
-        except Exception:  # unknown ops (custom domains), ops it does not cover
-            pass
+        inferred = _symbolic_shapes(light)
+        if inferred is not None:
+            return inferred
     try:
         return onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
     except Exception:
         return light
+
+
+def _symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """ONNX Runtime's symbolic shape inference, keeping what it inferred when it cannot finish.
+
+    Its ``infer_shapes`` entry point raises on a partial result and first writes a debug model
+    into the working directory; the steps are driven here instead (they have been stable across
+    onnxruntime releases). Returns None if the tool fails outright.
+    """
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        inference = SymbolicShapeInference(2**31 - 1, True, False, 0)  # int_max, auto_merge, guess_rank, verbose
+        inference._preprocess(model)
+        while inference.run_:
+            inference._infer_impl()
+        inference._update_output_from_vi()
+        return inference.out_mp_
+    except Exception:  # unknown ops (custom domains), ops it does not cover
+        return None
