@@ -9,7 +9,7 @@ OUT ?=
 CONFIG ?=
 JOBS ?=
 
-.PHONY: setup convert test test-slow lint support-table clean
+.PHONY: setup convert test test-slow lint support-table clean bench-speed
 
 setup: $(STAMP)
 
@@ -41,3 +41,7 @@ support-table: $(STAMP)
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
+
+# Speed of converted models vs the same architecture hand-written in torchvision, and ONNX Runtime
+bench-speed: $(STAMP)
+	$(PY) scripts/bench_speed.py
