@@ -33,8 +33,8 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(PY) -m ruff check pipeline custom_ops tests
-	$(PY) -m ruff format --check pipeline custom_ops tests
+	$(PY) -m ruff check pipeline custom_ops tests scripts
+	$(PY) -m ruff format --check pipeline custom_ops tests scripts
 
 support-table: $(STAMP)
 	$(PY) -m pipeline support-table --write docs/SUPPORT.md

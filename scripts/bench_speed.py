@@ -36,13 +36,13 @@ def _convert(source: str, out: Path) -> dict:
     return data
 
 
-def _time(fn, repeats: int, warmup: int = 3) -> float:
+def _time(fn, args: tuple, repeats: int, warmup: int = 3) -> float:
     for _ in range(warmup):
-        fn()
+        fn(*args)
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        fn(*args)
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1000
 
@@ -58,7 +58,6 @@ def main() -> None:
     for key in args.models:  # conversions first, each in its own processes
         _convert(MODELS[key][0], Path(args.out) / key)
 
-    import numpy as np
     import onnxruntime as ort
     import torch
     import torchvision
@@ -78,15 +77,14 @@ def main() -> None:
             nchw = nhwc.permute(0, 3, 1, 2).contiguous()
             feed = {name: nhwc.numpy()}
             with torch.inference_mode():
-                t_ours = _time(lambda: ours(nhwc), args.repeats)
-                t_native = _time(lambda: native(nchw), args.repeats)
-            t_ort = _time(lambda: session.run(None, feed), args.repeats)
+                t_ours = _time(ours, (nhwc,), args.repeats)
+                t_native = _time(native, (nchw,), args.repeats)
+            t_ort = _time(session.run, (None, feed), args.repeats)
             rows.append((key, batch, t_ours, t_native, t_ort))
     print(f"\nmedian ms per forward, {args.threads} threads, torch {torch.__version__}, onnxruntime {ort.__version__}")
     print(f"{'model':<14}{'batch':>6}{'converted':>11}{'torchvision':>13}{'onnxruntime':>13}{'conv/tv':>9}")
     for key, batch, t_ours, t_native, t_ort in rows:
         print(f"{key:<14}{batch:>6}{t_ours:>11.1f}{t_native:>13.1f}{t_ort:>13.1f}{t_ours / t_native:>9.2f}")
-    del np
 
 
 if __name__ == "__main__":
