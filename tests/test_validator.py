@@ -130,6 +130,19 @@ def test_run_errors_fail_the_pair_and_blame_the_first_artifact_that_cannot_run()
     assert any("FIXED BATCH" in f and "'image'" in f for f in verdict["findings"])
 
 
+def test_localize_mode_is_checked(tmp_path: Path) -> None:
+    from pipeline.config import load_for_model
+
+    good = tmp_path / "good.yaml"
+    good.write_text("localize: always\nedge_inputs: false\n")
+    config = load_for_model(good, None)
+    assert (config.localize, config.edge_inputs) == ("always", False)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("opset: 15\nlocalize: sometimes\n")
+    with pytest.raises(pipeline.ConfigError, match=f"{bad}:2: localize: expected one of on_failure, always, never"):
+        load_for_model(bad, None)
+
+
 def test_onnxruntime_records_nodes_per_provider(model_files: dict[str, Path]) -> None:
     from pipeline.stages import onnxruntime_run
 
