@@ -347,11 +347,11 @@ def fixups_stage(conv: Conversion) -> None:
         context = FixupContext(inputs=conv.export.inputs, layers=conv.export.layers)
         fixed, conv.fixups = run_fixups(model, DEFAULT_FIXUPS, context, copy=False)
         onnx.save(fixed, str(conv.workspace.onnx_fixed))
-        probe_model = onnx_utils.load(_ort_model(conv), stage="fixups") if conv.given else fixed
+        probe_model = onnx_utils.load(ort_model(conv), stage="fixups") if conv.given else fixed
         conv.probes = _logits_probes(probe_model, conv.export.logits_outputs)
 
 
-def _ort_model(conv: Conversion) -> Path:
+def ort_model(conv: Conversion) -> Path:
     """The ONNX file ONNX Runtime runs: the fixed graph, or a given ONNX file as it is."""
     return conv.workspace.onnx_raw if "onnx" in conv.given else conv.workspace.onnx_fixed
 
@@ -380,7 +380,7 @@ def onnxruntime_stage(conv: Conversion) -> None:
     ws = conv.workspace
     with timed(conv.stages, "onnxruntime"):
         sets = load_sets(ws.inputs)
-        result = onnxruntime_run.run(_ort_model(conv), sets, probes=list(conv.probes.values()))
+        result = onnxruntime_run.run(ort_model(conv), sets, probes=list(conv.probes.values()))
         conv.providers = result.providers
         conv.ort_placement = result.placement
         conv.notes.extend(result.notes)
@@ -449,98 +449,9 @@ def validate_stage(conv: Conversion) -> None:
         }
         conv.validation = validate(runs, conv.config.tolerance_for, conv.run_errors)
     with timed(conv.stages, "diagnose"):
-        conv.diagnosis = diagnose_stage(conv)
+        from pipeline.stages.diagnose import diagnose_conversion
 
-
-def diagnose_stage(conv: Conversion) -> dict[str, Any]:
-    """Blame a stage and, where a pair fails (or ``localize: always``), localise the divergence."""
-    import onnx
-
-    from pipeline.artifacts import fixed_batch
-    from pipeline.inputs import load_sets
-    from pipeline.stages.diagnose import diagnose, summary
-
-    assert conv.export is not None
-    batches = {s["name"]: s["batch"] for s in conv.input_sets}
-    ort_model = onnx.load(str(_ort_model(conv)), load_external_data=False) if _ort_model(conv).is_file() else None
-    verdict = diagnose(
-        conv.validation,
-        conv.run_errors,
-        fixed_batch=fixed_batch(ort_model, conv.export.inputs) if ort_model is not None else [],
-        batches=batches,
-        torch_dynamic=conv.torch.dynamic_batch if conv.torch else None,
-    )
-    wanted: dict[str, str] = dict(verdict.pop("localize"))
-    if conv.config.localize == "never":
-        wanted = {}
-    elif conv.config.localize == "always":
-        smallest = min(batches, key=lambda n: batches[n] or 1) if batches else None
-        ran = [n for n in batches if not any(n in e for e in conv.run_errors.values())]
-        chosen = smallest if smallest in ran else (ran[0] if ran else None)
-        if chosen:
-            wanted.setdefault("ort_vs_torch", chosen)
-            if conv.export.has_reference:
-                wanted.setdefault("tf_vs_ort", chosen)
-    blamed_export = "export" in verdict["blame"] and "tf_vs_ort" in wanted and "onnx" not in conv.given
-    if blamed_export and _raw_agrees_with_tf(conv, wanted["tf_vs_ort"], load_sets):
-        verdict["blame"] = ["fixups" if b == "export" else b for b in verdict["blame"]]
-        verdict["findings"].append(
-            "the ONNX model as tf2onnx exported it (model.onnx) agrees with TensorFlow; the fixed one does not"
-        )
-        verdict["summary"] = summary(verdict["blame"], *(_agree(conv, p) for p in ("tf_vs_ort", "ort_vs_torch")))
-    verdict["localization"] = {pair: _localize(conv, pair, set_name) for pair, set_name in wanted.items()}
-    return verdict
-
-
-def _agree(conv: Conversion, pair: str) -> bool | None:
-    result = conv.validation.get(pair)
-    return None if result is None or result.passed is None else bool(result.passed)
-
-
-def _raw_agrees_with_tf(conv: Conversion, set_name: str, load_sets: Any) -> bool:
-    """Whether ONNX Runtime on the unfixed export agrees with TensorFlow on ``set_name`` (blames the fixups)."""
-    from pipeline.stages import onnxruntime_run
-    from pipeline.stages.validate import compare_runs
-
-    ws = conv.workspace
-    try:
-        sets = {set_name: load_sets(ws.inputs)[set_name]}
-        raw = onnxruntime_run.run(ws.onnx_raw, sets)
-    except PipelineError:
-        return False
-    reference = {set_name: load_sets(ws.outputs_tf)[set_name]}
-    return bool(compare_runs(raw.outputs, reference, conv.config.tolerance_for).passed)
-
-
-def _localize(conv: Conversion, pair: str, set_name: str) -> dict[str, Any]:
-    """One localisation walk in the worker that can run it; its failure is reported, never raised."""
-    assert conv.export is not None
-    ws = conv.workspace
-    common = {
-        "onnx": str(_ort_model(conv)),
-        "inputs": str(ws.inputs),
-        "set": set_name,
-        "tolerance": to_json(conv.config.tolerance),
-    }
-    try:
-        if pair == "ort_vs_torch":
-            request = {
-                **common,
-                "pt2": str(ws.pt2),
-                "layers": conv.export.layers,
-                "modules": str(ws.scratch / "onnx_modules.json"),
-                "input_order": [spec.name for spec in conv.export.inputs],
-                "device": conv.torch_device,
-            }
-            task, in_process = "localize_torch", conv.in_process_torch
-        else:
-            request = {**_request(conv), **common, "reference": str(ws.outputs_tf)}
-            task, in_process = "localize_tf", conv.in_process_tf
-        run = call(task, request, in_process=in_process, log_dir=ws.logs, limits=conv.limits(), stage="localize")
-        _record_worker(conv, task, run)
-        return run.result
-    except PipelineError as exc:
-        return {"pair": pair, "status": "unavailable", "input_set": set_name, "reason": str(exc)}
+        conv.diagnosis = diagnose_conversion(conv)
 
 
 # --------------------------------------------------------------------------- stage tasks (workers)

@@ -233,6 +233,38 @@ def test_wrong_torch_module_is_named_as_first_divergence(
     assert "svg" in page.tags and "circle" in page.tags and not page.links
 
 
+def test_a_fixup_that_corrupts_a_weight_is_blamed(
+    model_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TF != ORT on the fixed graph, but the unfixed export agrees with TF: the fixups are to blame."""
+    import onnx
+    from onnx import numpy_helper
+
+    from pipeline import fixups
+    from pipeline.fixups.base import Fixup
+
+    def scale_conv2_kernel(model: onnx.ModelProto, context: Any) -> list[str]:
+        """Scales one channel of conv2's kernel (a broken fixup, for this test).
+
+        Stands for a fixup with a bug.
+        """
+        inits = {i.name: i for i in model.graph.initializer}
+        node = next(n for n in model.graph.node if n.op_type == "Conv" and "/conv2" in n.name)
+        value = numpy_helper.to_array(inits[node.input[1]]).copy()
+        value[5] *= 1.5
+        inits[node.input[1]].CopyFrom(numpy_helper.from_array(value, node.input[1]))
+        return [f"scaled a channel of {node.name}"]
+
+    monkeypatch.setattr(fixups, "DEFAULT_FIXUPS", (*fixups.DEFAULT_FIXUPS, Fixup.of(scale_conv2_kernel)))
+    result = pipeline.convert(str(model_files["keras"]), tmp_path / "out")
+    report = result.report
+    assert report["validation"]["tf_vs_ort"]["passed"] is False
+    assert report["validation"]["ort_vs_torch"]["passed"] is True
+    assert report["diagnosis"]["blame"] == ["fixups"]
+    first = _walk(report, "tf_vs_ort")["first_divergence"]
+    assert first["layer"] == "conv2" and first["suspect_nodes"][0]["op"] == "Conv"
+
+
 def test_validate_names_the_layer_of_a_perturbed_conv_weight(model_files: dict[str, Path], tmp_path: Path) -> None:
     """``validate`` passes on the correct ONNX file; with one Conv weight changed it blames the export."""
     good = validate_artifacts(str(model_files["keras"]), model_files["onnx"], out_dir=tmp_path / "good")
