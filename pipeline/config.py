@@ -59,6 +59,9 @@ class ConversionConfig:
     default_dim: int = 0
     seed: int = 0
     compare_logits: bool = True
+    # Validation: edge-case input sets (zeros, large, negative) and when to localise a divergence.
+    edge_inputs: bool = True
+    localize: str = "on_failure"  # on_failure | always | never
     allow_custom_objects: bool = False
     custom_objects: tuple[str, ...] = ()
     timeout_s: float = 900.0
@@ -85,6 +88,8 @@ MODEL_KEYS: dict[str, str] = {
     "default_dim": "int",
     "seed": "int",
     "compare_logits": "bool",
+    "edge_inputs": "bool",
+    "localize": "str",
     "allow_custom_objects": "bool",
     "custom_objects": "strlist",
     "timeout_s": "number",
@@ -92,6 +97,7 @@ MODEL_KEYS: dict[str, str] = {
 }
 TOLERANCE_KEYS = ("atol", "rtol")
 INPUT_KEYS = ("shape", "dtype", "low", "high")
+LOCALIZE_MODES = ("on_failure", "always", "never")
 MIN_OPSET, MAX_OPSET = 13, 18
 
 
@@ -219,6 +225,12 @@ class _Parser:
                 fields["opset"],
                 f"{where}.opset" if where else "opset",
                 f"opset {changes['opset']} is outside the supported range {MIN_OPSET}..{MAX_OPSET}",
+            )
+        if "localize" in changes and changes["localize"] not in LOCALIZE_MODES:
+            raise self.fail(
+                fields["localize"],
+                f"{where}.localize" if where else "localize",
+                f"expected one of {', '.join(LOCALIZE_MODES)}, got {changes['localize']!r}",
             )
         for key in ("batch_size", "timeout_s", "memory_gb"):
             if key in changes and changes[key] is not None and changes[key] <= 0:

@@ -32,6 +32,8 @@ TASKS = {
     "tensorflow": "pipeline.flow:tensorflow_side",
     "torch": "pipeline.flow:torch_side",
     "torch_check": "pipeline.flow:torch_check",
+    "localize_torch": "pipeline.stages.localize:torch_task",
+    "localize_tf": "pipeline.stages.localize:tf_task",
 }
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _POLL_S = 0.05
