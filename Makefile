@@ -36,9 +36,9 @@ batch: $(STAMP)
 zoo: $(STAMP)
 	$(PY) -m pipeline batch configs/zoo.yaml $(BATCH_ARGS)
 
-# wall time of one batch at JOBS=1 and JOBS=2: make bench-batch [CONFIG=configs/zoo.yaml]
+# wall time of one batch at JOBS=1 and JOBS=2, REPEAT runs each: make bench-batch [CONFIG=configs/zoo.yaml] [REPEAT=1]
 bench-batch: $(STAMP)
-	$(PY) scripts/bench_batch.py $(if $(CONFIG),"$(CONFIG)") $(if $(OUT),--out "$(OUT)")
+	$(PY) scripts/bench_batch.py $(if $(CONFIG),"$(CONFIG)") $(if $(OUT),--out "$(OUT)") --repeat $(or $(REPEAT),2)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
