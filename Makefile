@@ -9,7 +9,7 @@ OUT ?=
 CONFIG ?=
 JOBS ?=
 
-.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table clean
+.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table clean bench-speed
 
 setup: $(STAMP)
 
@@ -47,11 +47,15 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(PY) -m ruff check pipeline custom_ops tests
-	$(PY) -m ruff format --check pipeline custom_ops tests
+	$(PY) -m ruff check pipeline custom_ops tests scripts
+	$(PY) -m ruff format --check pipeline custom_ops tests scripts
 
 support-table: $(STAMP)
 	$(PY) -m pipeline support-table --write docs/SUPPORT.md
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
+
+# Speed of converted models vs the same architecture hand-written in torchvision, and ONNX Runtime
+bench-speed: $(STAMP)
+	$(PY) scripts/bench_speed.py

@@ -381,3 +381,12 @@ def default_name(source: str) -> str:
         if stem.endswith(suffix):
             return stem[: -len(suffix)]
     return stem or "model"
+
+
+def from_mapping(data: dict[str, Any], where: str = "config") -> ConversionConfig:
+    """A config from a plain dict (Python API), checked like a YAML file; ``where`` names it in errors."""
+    parser = _Parser(where)
+    node = yaml.compose(yaml.safe_dump(data, sort_keys=False))
+    if node is None:
+        return ConversionConfig()
+    return parser.entry(node, "", ConversionConfig())

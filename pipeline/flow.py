@@ -110,13 +110,16 @@ class ConversionResult:
 def convert(
     source: Any,
     out_dir: str | Path | None = None,
-    config: ConversionConfig | str | Path | None = None,
+    config: ConversionConfig | dict[str, Any] | str | Path | None = None,
     *,
     inputs: str | Path | None = None,
     isolate: bool | None = None,
     raise_on_error: bool = True,
 ) -> ConversionResult:
     """Convert ``source`` (a path, ``module:callable``, ``example:<name>`` or a Keras model object).
+
+    ``config`` is a :class:`ConversionConfig`, a dict with the keys of a YAML model entry, or the
+    path of a YAML file.
 
     ``isolate=True`` runs the TensorFlow and torch sides in their own processes (the CLI does);
     by default each side runs in this process when that is safe (the library is already imported
@@ -133,14 +136,16 @@ def convert(
 def start(
     source: Any,
     out_dir: str | Path | None,
-    config: ConversionConfig | str | Path | None,
+    config: ConversionConfig | dict[str, Any] | str | Path | None,
     *,
     inputs: str | Path | None = None,
     isolate: bool | None = None,
 ) -> Conversion:
     """Resolve config and source, and open a staging workspace for the conversion."""
-    from pipeline.config import load_for_model
+    from pipeline.config import from_mapping, load_for_model
 
+    if isinstance(config, dict):
+        config = from_mapping(config)
     error = None
     if isinstance(source, str | Path):
         spec = str(source)

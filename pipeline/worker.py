@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,10 +83,30 @@ def call(
     if in_process:
         import resource
 
-        result = _resolve(task)(request)
+        with _caller_numerics_kept():
+            result = _resolve(task)(request)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return WorkerRun(result=result, peak_rss_mb=peak, seconds=time.perf_counter() - start, in_process=True)
     return _subprocess(task, request, log_dir, limits or WorkerLimits(), stage or task, start)
+
+
+@contextmanager
+def _caller_numerics_kept() -> Iterator[None]:
+    """Restore the TF32 switches a stage task turns off, when it ran inside the caller's process."""
+    saved: list[tuple[Any, Any]] = []
+    if "tensorflow" in sys.modules:
+        tf_config = sys.modules["tensorflow"].config.experimental
+        saved.append((tf_config.enable_tensor_float_32_execution, tf_config.tensor_float_32_execution_enabled()))
+    if "torch" in sys.modules:
+        backends = sys.modules["torch"].backends
+        matmul, cudnn = backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32
+        saved.append((lambda v: setattr(backends.cuda.matmul, "allow_tf32", v), matmul))
+        saved.append((lambda v: setattr(backends.cudnn, "allow_tf32", v), cudnn))
+    try:
+        yield
+    finally:
+        for setter, value in saved:
+            setter(value)
 
 
 def _child_env() -> dict[str, str]:
