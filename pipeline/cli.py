@@ -1,6 +1,10 @@
 """Command line: ``python -m pipeline convert SOURCE [--out DIR] [--config YAML] [--inputs NPZ]``;
 ``python -m pipeline validate SOURCE --onnx FILE.onnx [--torch FILE.pt2]`` checks artifacts made elsewhere.
 
+``python -m pipeline batch CONFIG [--out DIR] [--jobs N] [--force]`` converts every model of a batch
+file (see pipeline/batch.py); it exits 0 when every model passed, 1 otherwise, 2 when the file
+itself is unusable.
+
 Exit codes: 0 validation passed, 1 validation failed, 2 the input was at fault (missing file,
 not a model, bad config, unsupported op), 3 a crash or an internal error. Errors print one
 message naming the stage and the node/op/layer, never a traceback.
@@ -112,6 +116,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_PASSED if result.passed else EXIT_FAILED
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from pipeline.batch import run_batch, summary_table
+
+    out = Path(args.out) if args.out else Path("out") / Path(args.config).stem
+    summary = run_batch(args.config, out, jobs=args.jobs, force=args.force, retry_failed=args.retry_failed)
+    reused = sum(m.reused for m in summary.models)
+    print(f"\n{summary_table(summary)}")
+    print(
+        f"{summary.workers_started} converted, {reused} reused from earlier runs; "
+        f"{summary.wall_seconds:.1f} s wall, {summary.jobs} in parallel"
+    )
+    print(f"summary: {out}/summary.json, summary.md, junit.xml")
+    return EXIT_PASSED if summary.passed else EXIT_FAILED
+
+
 def cmd_support_table(args: argparse.Namespace) -> int:
     from pipeline.support import support_table
 
@@ -152,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--inputs", help=".npz of inputs keyed by input name (instead of generated ones)")
     check.add_argument("--name", help="name for the report (default: from the config or the ONNX file)")
     check.set_defaults(func=cmd_validate)
+    batch = sub.add_parser("batch", help="convert every model of a YAML batch file, in parallel, resumably")
+    batch.add_argument("config", help="YAML file with 'defaults' and a 'models' list")
+    batch.add_argument("--out", help="output folder (default: out/<config file stem>)")
+    batch.add_argument("--jobs", type=int, help="conversions in parallel (default: the number of cores)")
+    batch.add_argument("--force", action="store_true", help="redo every model, even when its result is current")
+    batch.add_argument("--retry-failed", action="store_true", help="redo the models that did not pass")
+    batch.set_defaults(func=cmd_batch)
 
     table = sub.add_parser("support-table", help="print the generated table of fixups and custom ops")
     table.add_argument("--write", help="write it to this file instead")

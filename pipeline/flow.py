@@ -80,6 +80,7 @@ class Conversion:
     input_sets: list[dict[str, Any]] = field(default_factory=list)
     diagnosis: dict[str, Any] | None = None
     given: dict[str, str] = field(default_factory=dict)  # "onnx" / "torch" -> path
+    batch: dict[str, Any] | None = None  # set by a batch run: fingerprint and limits (pipeline/batch.py)
 
     @property
     def status(self) -> str:
@@ -673,8 +674,8 @@ def _staging_dir(target: Path | None) -> Path:
 
 
 def _remove_stale(target: Path) -> None:
-    """Staging folders left by a conversion that was killed (its process no longer exists)."""
-    for stale in target.parent.glob(f".{target.name}.partial-*"):
+    """Staging (and replaced) folders left by a conversion that was killed (its process no longer exists)."""
+    for stale in [*target.parent.glob(f".{target.name}.partial-*"), *target.parent.glob(f".{target.name}.old-*")]:
         pid = stale.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)

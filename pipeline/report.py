@@ -71,6 +71,7 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "versions": versions,
         "notes": conv.notes,
         "error": error,
+        "batch": conv.batch,
     }
 
 
