@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from custom_ops.base import CustomOp, TfHandler
+
 
 def euclidean_norm_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
     """tf2onnx handler: ``EuclideanNorm(x, axes, keep_dims)`` becomes the standard ``ReduceL2``.
@@ -15,8 +17,6 @@ def euclidean_norm_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
     ONNX has the same reduction as ReduceL2, so ONNX Runtime and the torch importer need
     nothing new.
     """
-    from onnx import TensorProto
-
     axes_node = node.inputs[1]
     if not axes_node.is_const():
         raise ValueError("EuclideanNorm with axes computed at run time")
@@ -28,21 +28,13 @@ def euclidean_norm_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
     node.type = "ReduceL2"
     node.set_attr("keepdims", int(keep_dims))
     if ctx.opset >= 18:  # axes became an input
-        const = ctx.make_const(name + "_axes", axes)
+        const = ctx.make_const(name + "_axes", axes)  # int64, as ReduceL2-18 requires
         ctx.replace_input(node, node.input[1], const.output[0], 1)
-        if ctx.get_dtype(const.output[0]) != TensorProto.INT64:  # pragma: no cover - made int64 above
-            raise ValueError("axes must be int64")
     else:
         ctx.remove_input(node, node.input[1], 1)
         node.set_attr("axes", [int(a) for a in axes])
 
 
-def _op() -> Any:
-    from custom_ops.base import CustomOp, TfHandler
-
-    return CustomOp.define(
-        euclidean_norm_handler, name="EuclideanNorm", tf=(TfHandler(("EuclideanNorm",), euclidean_norm_handler),)
-    )
-
-
-OP = _op()
+OP = CustomOp.define(
+    euclidean_norm_handler, name="EuclideanNorm", tf=(TfHandler(("EuclideanNorm",), euclidean_norm_handler),)
+)
