@@ -19,6 +19,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's pipeline, not an installed one
+
 
 def _export(source: str, kwargs: dict, opset: int, folder: Path) -> tuple[Path, list]:
     from pipeline.config import ConversionConfig
