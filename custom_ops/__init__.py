@@ -9,7 +9,27 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from custom_ops import pad, reshape, squeeze
+from custom_ops import (
+    activations,
+    binary,
+    bitcast,
+    cast,
+    constant,
+    cumulative,
+    det,
+    dropout,
+    flatten,
+    hardmax,
+    newer_versions,
+    pad,
+    reduce,
+    reshape,
+    shape,
+    squeeze,
+    topk,
+    trilu,
+    unary,
+)
 from custom_ops.base import DOMAIN, DOMAIN_VERSION, CustomOp
 from pipeline.registry import Registry
 
@@ -17,6 +37,23 @@ ALL_OPS: tuple[CustomOp, ...] = (
     pad.OP,
     reshape.OP,
     squeeze.OP,
+    # ONNX -> torch converters for the ops and versions onnx2torch lacks or gets wrong
+    activations.OP,
+    binary.OP,
+    bitcast.OP,
+    cast.OP,
+    constant.OP,
+    cumulative.OP,
+    det.OP,
+    dropout.OP,
+    flatten.OP,
+    hardmax.OP,
+    newer_versions.OP,
+    reduce.OP,
+    shape.OP,
+    topk.OP,
+    trilu.OP,
+    unary.OP,
 )
 
 

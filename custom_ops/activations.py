@@ -1,0 +1,71 @@
+"""Activation functions onnx2torch lacks: Celu, Gelu, Mish, Shrink, Swish, ThresholdedRelu."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from custom_ops.base import CustomOp
+from custom_ops.common import attributes, converters, result
+
+
+class OnnxActivation(nn.Module):
+    """An element-wise activation with its attributes (alpha, lambd, bias, approximate) baked in.
+
+    onnx2torch has no converter for Gelu, Mish, Shrink, Swish or ThresholdedRelu, nor Celu
+    after version 12.
+    """
+
+    def __init__(self, op_type: str, alpha: float, bias: float, lambd: float, approximate: str) -> None:
+        super().__init__()
+        self.op_type = op_type
+        self.alpha = alpha
+        self.bias = bias
+        self.lambd = lambd
+        self.approximate = approximate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        op = self.op_type
+        if op == "Celu":
+            return F.celu(x, alpha=self.alpha)
+        if op == "Gelu":
+            return F.gelu(x, approximate=self.approximate)
+        if op == "Mish":
+            return F.mish(x)
+        if op == "Swish":
+            return x * torch.sigmoid(self.alpha * x)
+        if op == "ThresholdedRelu":
+            return torch.where(x > self.alpha, x, torch.zeros_like(x))
+        if op == "Shrink":
+            zero = torch.zeros_like(x)
+            return torch.where(x < -self.lambd, x + self.bias, torch.where(x > self.lambd, x - self.bias, zero)).to(
+                x.dtype
+            )
+        raise NotImplementedError(op)
+
+
+_DEFAULT_ALPHA = {"Celu": 1.0, "Swish": 1.0, "ThresholdedRelu": 1.0}
+
+
+def _convert(node: Any, graph: Any) -> Any:
+    attrs = attributes(node)
+    op = node.operation_type
+    module = OnnxActivation(
+        op,
+        alpha=float(attrs.get("alpha", _DEFAULT_ALPHA.get(op, 1.0))),
+        bias=float(attrs.get("bias", 0.0)),
+        lambd=float(attrs.get("lambd", 0.5)),
+        approximate=str(attrs.get("approximate", "none")),
+    )
+    return result(module, node)
+
+
+OP = CustomOp.define(
+    OnnxActivation,
+    name="activations",
+    torch=converters(("Gelu", "Mish", "Shrink", "Swish", "ThresholdedRelu"), _convert)
+    + converters(("Celu",), _convert, first=13),
+)
