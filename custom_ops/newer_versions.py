@@ -12,7 +12,6 @@ BRIDGED: tuple[tuple[str, int, str], ...] = (
     ("Conv", 11, "22: bfloat16 inputs"),
     ("ConvTranspose", 11, "22: bfloat16 inputs"),
     ("EyeLike", 9, "22: bfloat16 outputs"),
-    ("GlobalAveragePool", 1, "22: bfloat16 inputs"),
     ("InstanceNormalization", 6, "22: bfloat16 inputs"),
     ("RoiAlign", 16, "22: bfloat16 inputs"),
     ("Elu", 6, "22: bfloat16 inputs"),
