@@ -9,8 +9,6 @@ from custom_ops.common import versions_of
 
 # op type, the onnx2torch version whose converter applies, what the newer versions changed
 BRIDGED: tuple[tuple[str, int, str], ...] = (
-    ("Conv", 11, "22: bfloat16 inputs"),
-    ("ConvTranspose", 11, "22: bfloat16 inputs"),
     ("EyeLike", 9, "22: bfloat16 outputs"),
     ("InstanceNormalization", 6, "22: bfloat16 inputs"),
     ("RoiAlign", 16, "22: bfloat16 inputs"),
