@@ -15,6 +15,8 @@ from custom_ops import (
     binary,
     bitcast,
     cast,
+    center_crop_pad,
+    clip,
     constant,
     conv,
     cumulative,
@@ -26,9 +28,11 @@ from custom_ops import (
     hardmax,
     losses,
     newer_versions,
+    nonzero,
     normalization,
     pad,
     pooling,
+    quantize,
     reduce,
     reshape,
     resize,
@@ -41,6 +45,7 @@ from custom_ops import (
     topk,
     trilu,
     unary,
+    windows,
 )
 from custom_ops.base import DOMAIN, DOMAIN_VERSION, CustomOp
 from pipeline.registry import Registry
@@ -55,6 +60,8 @@ ALL_OPS: tuple[CustomOp, ...] = (
     binary.OP,
     bitcast.OP,
     cast.OP,
+    center_crop_pad.OP,
+    clip.OP,
     constant.OP,
     conv.OP,
     cumulative.OP,
@@ -66,8 +73,10 @@ ALL_OPS: tuple[CustomOp, ...] = (
     hardmax.OP,
     losses.OP,
     newer_versions.OP,
+    nonzero.OP,
     normalization.OP,
     pooling.OP,
+    quantize.OP,
     reduce.OP,
     resize.OP,
     rotary_embedding.OP,
@@ -78,6 +87,7 @@ ALL_OPS: tuple[CustomOp, ...] = (
     topk.OP,
     trilu.OP,
     unary.OP,
+    windows.OP,
 )
 
 

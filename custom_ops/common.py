@@ -188,17 +188,17 @@ _SPECIAL = {  # numpy (ml_dtypes) name -> (same-size unsigned view, torch dtype 
 
 def from_numpy(array: np.ndarray) -> Any:
     """A numpy array (ml_dtypes included where torch has the type) as a torch tensor."""
-    array = np.ascontiguousarray(array)
+    array = np.array(array, copy=True, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
     if array.dtype == object:
         raise TypeError("string tensors have no torch equivalent")
     special = _SPECIAL.get(array.dtype.name)
     if special is not None:
         view, torch_name = special
-        bits = torch.from_numpy(array.view(view).copy())
+        bits = torch.from_numpy(array.view(view))
         return bits.view(getattr(torch, torch_name))
     if array.dtype.kind not in "biufc":
         raise TypeError(f"torch has no dtype for {array.dtype.name}")
-    return torch.from_numpy(array.copy())
+    return torch.from_numpy(array)
 
 
 def to_numpy(value: Any) -> np.ndarray:
