@@ -96,9 +96,9 @@ def torch_converters() -> Registry[tuple[str, str, int], Any]:
     """``(domain, op_type, since_version) -> converter`` for every op in :data:`ALL_OPS`."""
     registry: Registry[tuple[str, str, int], Any] = Registry("torch converter")
     for op in ALL_OPS:
-        for conv in op.torch:
-            for version in conv.versions:
-                registry.add((conv.domain, conv.op_type, version), conv.fn)
+        for converter in op.torch:
+            for version in converter.versions:
+                registry.add((converter.domain, converter.op_type, version), converter.fn)
     return registry
 
 

@@ -74,9 +74,18 @@ class OnnxConv(nn.Module):
         dilations = list(self.dilations or [1] * dims)
         return kernel, strides, dilations, list(self.pads or [0] * 2 * dims)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, *rest: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        in2: torch.Tensor | None = None,
+        in3: torch.Tensor | None = None,
+        in4: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        # inputs 2-4: bias (Conv, ConvTranspose) or offset, bias, mask (DeformConv)
+        rest = (in2, in3, in4)
         if self.kind == "transpose":
-            return self._transpose(x, w, rest[0] if rest else None)
+            return self._transpose(x, w, in2)
         dims = x.dim() - 2
         kernel, strides, dilations, pads = self._geometry(x, w)
         spatial = list(x.shape[2:])
@@ -88,7 +97,7 @@ class OnnxConv(nn.Module):
             begins, ends = pads[:dims], pads[dims:]
         if self.kind == "deform":
             return self._deform(x, w, rest, strides, dilations, begins, ends)
-        bias = rest[0] if rest else None
+        bias = in2
         if begins == ends:
             return _CONV[dims](x, w, bias, strides, begins, dilations, self.group)
         x = F.pad(x, _torch_pads(begins, ends))
@@ -140,9 +149,7 @@ class OnnxConv(nn.Module):
 
         if x.dim() != 4:
             raise NotImplementedError("DeformConv with other than 2 spatial dims")
-        offset = rest[0]
-        bias = rest[1] if len(rest) > 1 else None
-        mask = rest[2] if len(rest) > 2 else None
+        offset, bias, mask = rest
         if begins != ends:
             x = F.pad(x, _torch_pads(begins, ends))
             begins = [0, 0]

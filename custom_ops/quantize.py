@@ -24,7 +24,7 @@ _RANGES = {
 
 def _along(param: torch.Tensor, x: torch.Tensor, axis: int, block: int) -> torch.Tensor:
     """A scale/zero point reshaped (and block-expanded) to broadcast against ``x``."""
-    if param.dim() == 0 or param.numel() == 1 and block == 0:
+    if param.dim() == 0 or (param.numel() == 1 and block == 0):
         return param.reshape(())
     axis = axis % x.dim()
     if block:
@@ -66,23 +66,36 @@ class OnnxQuantize(nn.Module):
         self.dtype = dtype
         self.conv = conv
 
-    def forward(self, *args: torch.Tensor | None) -> Any:
+    def forward(
+        self,
+        in0: torch.Tensor,
+        in1: torch.Tensor | None = None,
+        in2: torch.Tensor | None = None,
+        in3: torch.Tensor | None = None,
+        in4: torch.Tensor | None = None,
+        in5: torch.Tensor | None = None,
+        in6: torch.Tensor | None = None,
+        in7: torch.Tensor | None = None,
+        in8: torch.Tensor | None = None,
+    ) -> Any:
+        # named positional inputs: the importer passes an absent optional input by leaving its name out
+        args = [in0, in1, in2, in3, in4, in5, in6, in7, in8]
         op = self.op
         if op == "QuantizeLinear":
-            x, scale, zero = (list(args) + [None])[:3]
+            x, scale, zero = args[:3]
             assert x is not None and scale is not None
             dtype = zero.dtype if zero is not None else (self.dtype or torch.uint8)
             zero_b = None if zero is None else _along(zero, x, self.axis, self.block)
             return quantize(x, _along(scale, x, self.axis, self.block), zero_b, dtype)
         if op == "DequantizeLinear":
-            x, scale, zero = (list(args) + [None])[:3]
+            x, scale, zero = args[:3]
             assert x is not None and scale is not None
             value = x.to(torch.float32)
             if zero is not None:
                 value = value - _along(zero, x, self.axis, self.block).to(torch.float32)
             return (value * _along(scale, x, self.axis, self.block).to(torch.float32)).to(self.dtype or scale.dtype)
         if op == "DynamicQuantizeLinear":
-            (x,) = args
+            x = in0
             assert x is not None
             high = torch.clamp(x.max(), min=0).to(torch.float32)
             low = torch.clamp(x.min(), max=0).to(torch.float32)
@@ -92,25 +105,22 @@ class OnnxQuantize(nn.Module):
             y = torch.clamp(torch.round(x.to(torch.float32) / scale) + zero, 0, 255)
             return y.to(torch.uint8), scale.to(x.dtype), zero.to(torch.uint8)
         if op in ("MatMulInteger", "ConvInteger"):
-            a, b, a_zero, b_zero = (list(args) + [None, None])[:4]
+            a, b, a_zero, b_zero = args[:4]
             assert a is not None and b is not None
             a_i, b_i = a.to(torch.int64), b.to(torch.int64)
             if a_zero is not None:
                 a_i = a_i - a_zero.to(torch.int64)
             if b_zero is not None:
-                b_i = b_i - (
-                    b_zero.to(torch.int64).reshape(-1, *([1] * (b.dim() - 1)))
-                    if op == "ConvInteger" and b_zero.numel() > 1
-                    else b_zero.to(torch.int64)
-                    if op == "ConvInteger"
-                    else b_zero.to(torch.int64)
-                )
+                zero = b_zero.to(torch.int64)
+                if op == "ConvInteger" and zero.numel() > 1:  # one zero point per output channel
+                    zero = zero.reshape(-1, *([1] * (b.dim() - 1)))
+                b_i = b_i - zero
             if op == "MatMulInteger":
                 return torch.matmul(a_i.to(torch.float64), b_i.to(torch.float64)).to(torch.int32)
             assert self.conv is not None
             return self.conv(a_i.to(torch.float64), b_i.to(torch.float64)).to(torch.int32)
         # QLinearMatMul / QLinearConv
-        a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero, *bias = args
+        a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero, bias_in = args
         assert a is not None and b is not None and a_scale is not None and b_scale is not None
         assert y_scale is not None
         a_i = a.to(torch.float64) - (a_zero.to(torch.float64) if a_zero is not None else 0)
@@ -120,7 +130,7 @@ class OnnxQuantize(nn.Module):
                 wz = wz.reshape(-1, *([1] * (b.dim() - 1)))
             b_i = b.to(torch.float64) - wz
             assert self.conv is not None
-            bias_t = bias[0].to(torch.float64) if bias and bias[0] is not None else None
+            bias_t = bias_in.to(torch.float64) if bias_in is not None else None
             acc = self.conv(a_i, b_i, bias_t)
             w_scale = b_scale.to(torch.float64)
             if w_scale.numel() > 1:
