@@ -12,12 +12,6 @@ BRIDGED: tuple[tuple[str, int, str], ...] = (
     ("EyeLike", 9, "22: bfloat16 outputs"),
     ("InstanceNormalization", 6, "22: bfloat16 inputs"),
     ("RoiAlign", 16, "22: bfloat16 inputs"),
-    ("Elu", 6, "22: bfloat16 inputs"),
-    ("Selu", 6, "22: bfloat16 inputs"),
-    ("HardSigmoid", 6, "22: bfloat16 inputs"),
-    ("HardSwish", 14, "22: bfloat16 inputs"),
-    ("Softplus", 1, "22: bfloat16 inputs"),
-    ("Softsign", 1, "22: bfloat16 inputs"),
     ("Identity", 16, "19-25: float8, int4, float4 and other new element types"),
     ("Transpose", 13, "21-25: new element types"),
 )
