@@ -23,9 +23,11 @@ def bridge(op_type: str, version: int) -> Any:
     onnx2torch matches converters by the op's exact ``since_version``, so an op whose newer
     versions only widened the accepted element types (opsets 19-25) has no converter there.
     """
-    from onnx2torch.node_converters.registry import _CONVERTER_REGISTRY, OperationDescription
 
     def convert(node: Any, graph: Any) -> Any:
+        # imported here: custom_ops is also imported by the TensorFlow worker, which must not load torchvision
+        from onnx2torch.node_converters.registry import _CONVERTER_REGISTRY, OperationDescription
+
         key = OperationDescription(domain="", operation_type=op_type, version=version)
         return _CONVERTER_REGISTRY[key](node, graph)
 

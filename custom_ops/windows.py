@@ -1,4 +1,4 @@
-"""ONNX window functions: HannWindow, HammingWindow, BlackmanWindow."""
+"""ONNX signal helpers: HannWindow, HammingWindow, BlackmanWindow and MelWeightMatrix."""
 
 from __future__ import annotations
 
@@ -41,6 +41,46 @@ class OnnxWindow(nn.Module):
         return w.to(self.dtype)
 
 
+class OnnxMelWeightMatrix(nn.Module):
+    """The triangular mel filterbank matrix ``(dft_length // 2 + 1, num_mel_bins)``, as ONNX defines it.
+
+    onnx2torch has no MelWeightMatrix converter.
+    """
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+
+    def forward(
+        self, bins: torch.Tensor, dft: torch.Tensor, rate: torch.Tensor, low: torch.Tensor, high: torch.Tensor
+    ) -> torch.Tensor:
+        import numpy as np
+
+        n_mel, n_dft, sample_rate = int(bins), int(dft), int(rate)
+        low_mel = 2595 * np.log1p(float(low) / 700) / np.log(10)
+        high_mel = 2595 * np.log1p(float(high) / 700) / np.log(10)
+        points = np.arange(0, n_mel + 2)
+        points = points * ((high_mel - low_mel) / points.shape[0]) + low_mel
+        hertz = 700 * np.expm1(points / 2595 * np.log(10))
+        edges = (((n_dft + 1) * hertz) // sample_rate).astype(int)
+        out = np.zeros((n_dft // 2 + 1, n_mel))
+        for i in range(n_mel):
+            left, centre, right = edges[i], edges[i + 1], edges[i + 2]
+            if centre == left:
+                out[centre, i] = 1
+            else:
+                for j in range(left, centre + 1):
+                    out[j, i] = (j - left) / (centre - left)
+            for j in range(centre, right):
+                out[j, i] = (right - j) / (right - centre)
+        return torch.from_numpy(out).to(self.dtype)
+
+
+def _mel(node: Any, graph: Any) -> Any:
+    dtype = onnx_to_torch_dtype(int(attributes(node).get("output_datatype", 1)))
+    return result(OnnxMelWeightMatrix(dtype), node)
+
+
 def _convert(node: Any, graph: Any) -> Any:
     attrs = attributes(node)
     dtype = onnx_to_torch_dtype(int(attrs.get("output_datatype", 1)))
@@ -50,5 +90,8 @@ def _convert(node: Any, graph: Any) -> Any:
 
 
 OP = CustomOp.define(
-    OnnxWindow, name="window functions", torch=converters(("HannWindow", "HammingWindow", "BlackmanWindow"), _convert)
+    OnnxWindow,
+    name="window functions/MelWeightMatrix",
+    torch=converters(("HannWindow", "HammingWindow", "BlackmanWindow"), _convert)
+    + converters(("MelWeightMatrix",), _mel),
 )
