@@ -9,7 +9,7 @@ OUT ?=
 CONFIG ?=
 JOBS ?=
 
-.PHONY: setup convert test test-slow lint support-table clean
+.PHONY: setup convert test test-slow lint support-table conformance clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,11 @@ lint: $(STAMP)
 
 support-table: $(STAMP)
 	$(PY) -m pipeline support-table --write docs/SUPPORT.md
+
+# ONNX operator conformance of the import stage (onnx's node test cases that ONNX Runtime passes);
+# make conformance ARGS=--baseline   -> also plain onnx2torch, side by side
+conformance: $(STAMP)
+	$(PY) -m pipeline.conformance $(ARGS)
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

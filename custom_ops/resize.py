@@ -81,17 +81,22 @@ def axis_plan(
     out_w = scale * in_len
     ctm = mode.coordinate_mode
     extrapolated = None
+    # ONNX's definition uses the integer output length here (as ONNX Runtime does); onnx's numpy
+    # reference uses the fractional ``scale * in_len`` instead, which differs when it is not whole
     if ctm == "align_corners":
-        x = np.zeros(out_len) if out_w == 1 else y * (in_len - 1) / (out_w - 1)
+        x = np.zeros(out_len) if out_len == 1 else y * (in_len - 1) / (out_len - 1)
     elif ctm == "asymmetric":
         x = y / scale
     elif ctm == "tf_crop_and_resize":
         lo, hi = roi if roi is not None else (0.0, 1.0)
-        x = np.full(out_len, (hi - lo) * (in_len - 1) / 2) if out_w == 1 else y * (hi - lo) * (in_len - 1) / (out_w - 1)
+        if out_len == 1:
+            x = np.full(out_len, (hi - lo) * (in_len - 1) / 2)
+        else:
+            x = y * (hi - lo) * (in_len - 1) / (out_len - 1)
         x = x + lo * (in_len - 1)
         extrapolated = (x < 0) | (x > in_len - 1)
     elif ctm == "pytorch_half_pixel":
-        x = np.full(out_len, -0.5) if out_w == 1 else (y + 0.5) / scale - 0.5
+        x = np.full(out_len, -0.5) if out_len == 1 else (y + 0.5) / scale - 0.5
     elif ctm == "half_pixel":
         x = (y + 0.5) / scale - 0.5
     elif ctm == "half_pixel_symmetric":

@@ -55,7 +55,10 @@ class OnnxScatter(nn.Module):
         elif self.reduction == "add":
             flat = flat.index_add(0, linear, values)
         else:
-            flat = flat.index_reduce(0, linear, values, {"mul": "prod", "max": "amax", "min": "amin"}[self.reduction])
+            rows = flat.reshape(flat.shape[0], -1)
+            index = linear.reshape(-1, 1).expand(-1, rows.shape[1])
+            rows = rows.scatter_reduce(0, index, values.reshape(index.shape), _REDUCE[self.reduction], include_self=True)
+            flat = rows.reshape(flat.shape)
         return flat.reshape(data.shape)
 
     def _tensor_scatter(self, cache: torch.Tensor, update: Any, write_indices: Any) -> torch.Tensor:

@@ -219,7 +219,11 @@ def run_torch(case: Case, baseline: bool) -> tuple[str | None, bool]:
 
 
 def _worker(conn: Connection, cases: list[Case], baseline: bool) -> None:
+    import faulthandler
+
     import torch
+
+    faulthandler.disable()  # a crashing case is reported by its exit code, not a stack dump
 
     # torch.fx prints a traceback to stderr for every failing call; the outcome carries the error
     devnull = os.open(os.devnull, os.O_WRONLY)
