@@ -38,9 +38,16 @@ from onnx import numpy_helper
 DEFAULT_TIMEOUT = 30.0
 MAX_MESSAGE = 160
 
-# Case name -> (rtol, atol, why). Only for documented numerical reasons; empty means every case
-# is held to the tolerance onnx's own backend tests use.
-TOLERANCE_OVERRIDES: dict[str, tuple[float, float, str]] = {}
+# Case name -> (rtol, atol, why). Only for documented numerical reasons; every other case is held
+# to the tolerance onnx's own backend tests use.
+TOLERANCE_OVERRIDES: dict[str, tuple[float, float, str]] = {
+    "test_attention_4d_causal_fp16_expanded": (
+        2e-3,
+        1e-7,
+        "float16 end to end: rtol 1e-3 is about one fp16 ulp; the expected values are themselves 1.2-1.4 ulp "
+        "from the float64 result, torch's 0.6-0.8 ulp (measured on the two differing elements)",
+    ),
+}
 
 
 @dataclass
@@ -386,6 +393,9 @@ def report(outcomes: list[Outcome], total: int, baseline: bool, seconds: float) 
         lines.append(
             "passing cases that emitted warnings: " + ", ".join(f"{op} {n}" for op, n in sorted(warned.items()))
         )
+    overridden = sorted(o.name for o in selected if o.name in TOLERANCE_OVERRIDES)
+    if overridden:
+        lines.append(f"tolerance overrides (TOLERANCE_OVERRIDES, with reasons): {', '.join(overridden)}")
     if baseline:
         plain = sum(o.baseline is None for o in selected)
         lines.append(f"plain onnx2torch.convert: {plain} of {len(selected)} pass")
