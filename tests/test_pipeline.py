@@ -175,3 +175,11 @@ def test_user_inputs_npz(tmp_path: Path) -> None:
     _assert_passed(result)
     with np.load(result.out_dir / "inputs.npz") as data:
         np.testing.assert_array_equal(data["user/image"], x)
+
+
+def test_config_as_dict_is_checked(tmp_path: Path) -> None:
+    result = pipeline.convert("example:seed_cnn", tmp_path / "out", {"batch_size": 3, "seed": 7})
+    _assert_passed(result)
+    assert result.report["inputs"][0]["shape"] == [None, 64, 64, 3]
+    with pytest.raises(pipeline.ConfigError, match="batchsize"):
+        pipeline.convert("example:seed_cnn", tmp_path / "out2", {"batchsize": 3})
