@@ -57,7 +57,9 @@ class OnnxScatter(nn.Module):
         else:
             rows = flat.reshape(flat.shape[0], -1)
             index = linear.reshape(-1, 1).expand(-1, rows.shape[1])
-            rows = rows.scatter_reduce(0, index, values.reshape(index.shape), _REDUCE[self.reduction], include_self=True)
+            rows = rows.scatter_reduce(
+                0, index, values.reshape(index.shape), _REDUCE[self.reduction], include_self=True
+            )
             flat = rows.reshape(flat.shape)
         return flat.reshape(data.shape)
 
