@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from onnx import helper
 
 from tests.custom_ops.node_cases import TensorProto, assert_matches_ort, node_model

@@ -15,7 +15,7 @@ F = TensorProto.FLOAT
 @pytest.mark.parametrize("bias", [True, False])
 def test_layer_norm(rng: np.random.Generator, axis: int, outputs: int, bias: bool) -> None:
     x = floats(rng, 2, 3, 4)
-    norm_shape = x.shape[axis:] if axis >= 0 else x.shape[axis:]
+    norm_shape = x.shape[axis:]
     inputs = [
         ("x", x, False),
         ("scale", floats(rng, *norm_shape), True),
