@@ -9,6 +9,7 @@ tensor's data; when an input is computed at run time they fall back to reading i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -72,23 +73,6 @@ def input_shape(node: Any, graph: Any, index: int = 0) -> list[int | None] | Non
     return [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
 
 
-def input_rank(node: Any, graph: Any, index: int = 0) -> int | None:
-    """The rank of an input when shape inference knows it."""
-    shape = input_shape(node, graph, index)
-    return None if shape is None else len(shape)
-
-
-def output_shape(node: Any, graph: Any, index: int = 0) -> list[int | None] | None:
-    """The static shape of an output (None per unknown dim), or None when unknown."""
-    names = node.output_values
-    if index >= len(names) or not names[index]:
-        return None
-    tensor_type = _tensor_type(node, graph, names[index])
-    if tensor_type is None or not tensor_type.HasField("shape"):
-        return None
-    return [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
-
-
 def onnx_to_torch_dtype(elem_type: int) -> torch.dtype:
     """The torch dtype of an ONNX TensorProto element type."""
     name = helper.tensor_dtype_to_np_dtype(elem_type).name
@@ -108,30 +92,6 @@ def onnx_to_torch_dtype(elem_type: int) -> torch.dtype:
     return dtype
 
 
-def output_dtype(node: Any, graph: Any, index: int = 0) -> torch.dtype | None:
-    """The torch dtype of an output when shape inference knows it."""
-    names = node.output_values
-    if index >= len(names) or not names[index]:
-        return None
-    tensor_type = _tensor_type(node, graph, names[index])
-    if tensor_type is None or not tensor_type.elem_type:
-        return None
-    return onnx_to_torch_dtype(tensor_type.elem_type)
-
-
-def input_dtype(node: Any, graph: Any, index: int = 0) -> torch.dtype | None:
-    """The torch dtype of an input when known."""
-    if not present(node, index):
-        return None
-    name = node.input_values[index]
-    if name in graph.initializers:
-        return graph.initializers[name].to_torch().dtype
-    tensor_type = _tensor_type(node, graph, name)
-    if tensor_type is None or not tensor_type.elem_type:
-        return None
-    return onnx_to_torch_dtype(tensor_type.elem_type)
-
-
 def result(module: torch.nn.Module, node: Any, inputs: tuple[int, ...] | None = None) -> Any:
     """onnx2torch's OperationConverterResult for ``module``, fed by the inputs at ``inputs``."""
     from onnx2torch.utils.common import OperationConverterResult
@@ -139,16 +99,19 @@ def result(module: torch.nn.Module, node: Any, inputs: tuple[int, ...] | None = 
     return OperationConverterResult(torch_module=module, onnx_mapping=mapping(node, inputs))
 
 
-def versions_of(op_type: str, first: int = 1, domain: str = "") -> tuple[int, ...]:
-    """Every ``since_version`` of ``op_type``'s schema from ``first`` on (per the installed onnx)."""
+@cache
+def _schema_versions() -> dict[tuple[str, str], tuple[int, ...]]:
     from onnx import defs
 
-    found = {
-        s.since_version
-        for s in defs.get_all_schemas_with_history()
-        if s.name == op_type and s.domain == domain and s.since_version >= first
-    }
-    return tuple(sorted(found))
+    found: dict[tuple[str, str], set[int]] = {}
+    for schema in defs.get_all_schemas_with_history():
+        found.setdefault((schema.domain, schema.name), set()).add(schema.since_version)
+    return {key: tuple(sorted(versions)) for key, versions in found.items()}
+
+
+def versions_of(op_type: str, first: int = 1, domain: str = "") -> tuple[int, ...]:
+    """Every ``since_version`` of ``op_type``'s schema from ``first`` on (per the installed onnx)."""
+    return tuple(v for v in _schema_versions().get((domain, op_type), ()) if v >= first)
 
 
 def converters(op_types: Sequence[str], fn: Callable[..., Any], first: int = 1) -> tuple[TorchConverter, ...]:
@@ -213,8 +176,3 @@ def to_numpy(value: Any) -> np.ndarray:
             unsigned = torch.uint16 if view is np.uint16 else torch.uint8
             return tensor.view(unsigned).numpy().view(getattr(ml_dtypes, np_name))
     return tensor.resolve_conj().numpy()
-
-
-def is_tracing() -> bool:
-    """Whether we run under torch.export / dynamo / fx tracing (no data-dependent Python then)."""
-    return torch.compiler.is_compiling() or torch.jit.is_tracing()

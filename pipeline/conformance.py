@@ -26,7 +26,7 @@ import sys
 import time
 import warnings
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,6 @@ class Outcome:
     baseline: str | None = "not run"
     seconds: float = 0.0
     warned: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _is_tensor_type(value: onnx.ValueInfoProto) -> bool:
