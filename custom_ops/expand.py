@@ -1,4 +1,4 @@
-"""ONNX Expand whose target shape is constant or read from other tensors' sizes."""
+"""ONNX Expand (every version) with the target shape baked in when constant or read from other tensors' sizes."""
 
 from __future__ import annotations
 
@@ -8,16 +8,33 @@ import torch
 from torch import nn
 
 from custom_ops import _shapes
-from custom_ops.base import CustomOp, TorchConverter, mapping
+from custom_ops.base import CustomOp
+from custom_ops.common import const_ints, converters, result
+
+
+class OnnxExpand(nn.Module):
+    """Broadcast the input against a shape (numpy rules: either side may be 1).
+
+    onnx2torch reads the shape tensor at run time, which torch.export cannot trace.
+    """
+
+    def __init__(self, shape: list[int] | None) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor, shape: torch.Tensor | None = None) -> torch.Tensor:
+        target = self.shape if shape is None else [int(d) for d in shape.tolist()]
+        assert target is not None
+        return x.expand(torch.broadcast_shapes(tuple(x.shape), tuple(target)))
 
 
 class OnnxExpandShaped(nn.Module):
     """Expand (bidirectional broadcast) to a shape of constants and sizes of other tensors.
 
-    onnx2torch builds ``torch.Size(shape_tensor)`` at run time, which torch.export cannot trace
-    when the shape comes from ``Shape`` of a batch-sized tensor (tf2onnx's ``tf.zeros([batch,
-    units])``: a recurrent layer's initial state). The shape is resolved at conversion time into
-    constants and ``x.shape[axis]`` reads (custom_ops/_shapes.py), which trace as symbolic sizes.
+    A target tf2onnx computes from ``Shape`` of a batch-sized tensor (``tf.zeros([batch,
+    units])``: a recurrent layer's initial state) is data to :class:`OnnxExpand`, which
+    torch.export cannot trace. Resolved at conversion time into constants and ``x.shape[axis]``
+    reads (custom_ops/_shapes.py), it traces as symbolic sizes.
     """
 
     def __init__(self, dims: list[_shapes.Dim], refs: list[str]) -> None:
@@ -40,16 +57,17 @@ class OnnxExpandShaped(nn.Module):
 def _convert(node: Any, graph: Any) -> Any:
     from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
 
+    shape = const_ints(node, graph, 1)
+    if shape is not None:
+        return result(OnnxExpand(shape), node, (0,))
     dims = _shapes.shape_expression(node, graph, 1)
     if dims is None:
-        raise NotImplementedError("Expand to a shape computed from tensor values at run time")
+        return result(OnnxExpand(None), node)
     refs = _shapes.references(dims)
-    if not refs:
-        return OperationConverterResult(torch_module=OnnxExpandShaped(dims, []), onnx_mapping=mapping(node, (0,)))
-    inputs = (node.input_values[0], *refs)
     return OperationConverterResult(
-        torch_module=OnnxExpandShaped(dims, refs), onnx_mapping=OnnxMapping(inputs=inputs, outputs=node.output_values)
+        torch_module=OnnxExpandShaped(dims, refs),
+        onnx_mapping=OnnxMapping(inputs=(node.input_values[0], *refs), outputs=node.output_values),
     )
 
 
-OP = CustomOp.define(OnnxExpandShaped, name="Expand", torch=(TorchConverter("Expand", (8, 13), _convert),))
+OP = CustomOp.define(OnnxExpand, name="Expand", torch=converters(("Expand",), _convert))
