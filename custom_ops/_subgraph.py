@@ -66,6 +66,10 @@ def import_subgraph(sub: onnx.GraphProto, outer_graph: Any, opset_imports: list[
             runtime.append(name)
     constants.update({i.name: numpy_helper.to_array(i) for i in sub.initializer})
     nodes = _fold_constants(list(sub.node), constants, outer_graph)
+    for output in sub.output:  # a constant output still needs a node producing it
+        if output.name in constants:
+            constants[output.name + "__value"] = constants.pop(output.name)
+            nodes.append(helper.make_node("Identity", [output.name + "__value"], [output.name]))
     used = {name for node in nodes for name in node.input} | {o.name for o in sub.output}
     graph = helper.make_graph(
         nodes,
@@ -148,6 +152,14 @@ def constant_value(node: Any, graph: Any, index: int, depth: int = 0, output: in
             return None
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in producer.proto.attribute):
         return None
+    if producer.operation_type in ("Shape", "Size"):  # of a tensor whose shape is fully known
+        dims = _static_shape(graph, producer.input_values[0])
+        if dims is None:
+            return None
+        if producer.operation_type == "Size":
+            return np.array(int(np.prod(dims)), dtype=np.int64)
+        attrs = {a.name: a.i for a in producer.proto.attribute}
+        return np.array(dims[attrs.get("start", 0) : attrs.get("end", len(dims))], dtype=np.int64)
     inputs = {}
     for i, name in enumerate(producer.input_values):
         if not name:
@@ -158,6 +170,16 @@ def constant_value(node: Any, graph: Any, index: int, depth: int = 0, output: in
         inputs[name] = value
     outputs = evaluate([producer.proto], inputs, list(producer.output_values), graph)
     return outputs[position] if outputs is not None else None
+
+
+def _static_shape(graph: Any, name: str) -> list[int] | None:
+    info = graph.value_info.get(name)
+    if info is None or not info.type.tensor_type.HasField("shape"):
+        return None
+    dims = info.type.tensor_type.shape.dim
+    if not all(d.HasField("dim_value") for d in dims):
+        return None
+    return [int(d.dim_value) for d in dims]
 
 
 def evaluate(

@@ -113,3 +113,24 @@ def test_if_takes_the_branch_the_condition_picks(flag: bool) -> None:
                 )
     else:
         assert_exports(module, feeds, {"x": 0})
+
+
+def test_if_on_a_condition_known_at_conversion_keeps_one_branch() -> None:
+    """A condition computed from constants and static shapes picks its branch when converting."""
+    model, feeds = _if_model()
+    graph = model.graph
+    size = helper.make_node("Size", ["x"], ["n"])
+    expected_n = helper.make_node("Equal", ["n", "twelve"], ["static_flag"])
+    graph.initializer.append(numpy_helper.from_array(np.array(B * H, np.int64), "twelve"))
+    graph.node.insert(0, size)
+    graph.node.insert(1, expected_n)
+    graph.node[2].input[0] = "static_flag"
+    for value in list(graph.input):
+        if value.name == "flag":
+            graph.input.remove(value)
+        else:  # a static shape makes Size constant
+            value.type.tensor_type.shape.dim[0].dim_value = B
+    feeds = {"x": feeds["x"]}
+    module = assert_matches_ort(model, feeds)
+    ifs = [m for m in module.modules() if type(m).__name__ == "OnnxIf"]
+    assert ifs and ifs[0].else_branch is None  # B * H elements: the then branch
