@@ -8,6 +8,7 @@ the comparison against TensorFlow and torch is in full float32.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,23 +54,40 @@ def wanted_providers() -> list[tuple[str, dict[str, str]]]:
     return providers
 
 
-def session(model: onnx.ModelProto | Path, extra_outputs: list[str] | None = None):  # -> ort.InferenceSession
-    """An inference session on ``model`` (a proto, or a path for models with external data)."""
+def session(
+    model: onnx.ModelProto | Path, extra_outputs: list[str] | None = None, *, low_memory: bool = False
+):  # -> ort.InferenceSession
+    """An inference session on ``model`` (a proto, or a path: external data is then read from its folder).
+
+    A model on disk is opened by path, so its weights are never copied into a protobuf message
+    (ONNX Runtime maps page-aligned external data); with ``extra_outputs``, a copy of its graph
+    (weights left in the data file) is written next to it for the session and removed again.
+    ``low_memory`` turns off weight pre-packing, which holds a second, re-laid-out copy of every
+    MatMul/Gemm/Conv weight while the session is created.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the CUDA provider's load failure on CPU machines is expected
+    if low_memory:
+        options.add_session_config_entry("session.disable_prepacking", "1")
+    logging.getLogger("onnxruntime").setLevel(logging.ERROR)
+    probe_path = None
     if extra_outputs:
-        proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+        proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
         probe = onnx.ModelProto()
         probe.CopyFrom(proto)
         existing = {o.name for o in probe.graph.output}
         for name in extra_outputs:
             if name not in existing:
                 probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-        model = probe
+        if isinstance(model, onnx.ModelProto):
+            model = probe
+        else:
+            probe_path = Path(model).with_name(f".probe-{os.getpid()}-{Path(model).name}")
+            probe_path.write_bytes(probe.SerializeToString())
+            model = probe_path
     payload = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
-    logging.getLogger("onnxruntime").setLevel(logging.ERROR)
     try:
         return ort.InferenceSession(payload, sess_options=options, providers=wanted_providers())
     except Exception as exc:
@@ -80,6 +98,9 @@ def session(model: onnx.ModelProto | Path, extra_outputs: list[str] | None = Non
             stage=STAGE,
             location=Location(node=node) if node else None,
         ) from None
+    finally:
+        if probe_path is not None:
+            probe_path.unlink(missing_ok=True)
 
 
 def _node_in(message: str) -> str | None:
@@ -95,7 +116,8 @@ def run(model: onnx.ModelProto | Path, sets: InputSets, probes: list[str] | None
     """Run every input set; ``probes`` are intermediate tensors to return as well."""
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
     main_names = [o.name for o in proto.graph.output]
-    sess = session(model, probes)
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
+    sess = session(model, probes, low_memory=external)
     output_names = [o.name for o in sess.get_outputs()]
     result = OrtRun(outputs={}, providers=list(sess.get_providers()))
     for set_name, arrays in sets.items():
