@@ -9,7 +9,7 @@ OUT ?=
 CONFIG ?=
 JOBS ?=
 
-.PHONY: setup convert test test-slow lint support-table clean bench-speed
+.PHONY: setup convert test test-slow lint support-table clean bench-speed bench-memory
 
 setup: $(STAMP)
 
@@ -45,3 +45,7 @@ clean:
 # Speed of converted models vs the same architecture hand-written in torchvision, and ONNX Runtime
 bench-speed: $(STAMP)
 	$(PY) scripts/bench_speed.py
+
+# peak memory per process against weight bytes: VGG16 and a ~3 GB model (each process capped at 8 GB)
+bench-memory: $(STAMP)
+	$(PY) scripts/bench_memory.py
