@@ -9,7 +9,7 @@ OUT ?=
 CONFIG ?=
 JOBS ?=
 
-.PHONY: setup convert test test-slow lint support-table clean bench-speed bench-memory
+.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table clean bench-speed bench-memory
 
 setup: $(STAMP)
 
@@ -25,6 +25,20 @@ $(STAMP): requirements.lock pyproject.toml
 # make convert MODEL=<source> [OUT=<dir>] [CONFIG=<yaml>]
 convert: $(STAMP)
 	$(PY) -m pipeline convert $(if $(MODEL),"$(MODEL)",example:seed_cnn) $(if $(OUT),--out "$(OUT)") $(if $(CONFIG),--config "$(CONFIG)")
+
+# make batch CONFIG=<yaml> [OUT=<dir>] [JOBS=<n>] [FORCE=1]   (default OUT: out/<yaml name>)
+BATCH_ARGS = $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+batch: $(STAMP)
+	@test -n "$(CONFIG)" || { echo "usage: make batch CONFIG=<yaml> [OUT=<dir>] [JOBS=<n>] [FORCE=1]"; exit 2; }
+	$(PY) -m pipeline batch "$(CONFIG)" $(BATCH_ARGS)
+
+# the keras.applications zoo, out/zoo by default
+zoo: $(STAMP)
+	$(PY) -m pipeline batch configs/zoo.yaml $(BATCH_ARGS)
+
+# wall time of one batch at JOBS=1 and JOBS=2, REPEAT runs each: make bench-batch [CONFIG=configs/zoo.yaml] [REPEAT=1]
+bench-batch: $(STAMP)
+	$(PY) scripts/bench_batch.py $(if $(CONFIG),"$(CONFIG)") $(if $(OUT),--out "$(OUT)") --repeat $(or $(REPEAT),2)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -6,6 +6,7 @@ Python API (importable from a process that already has TensorFlow and torch)::
     result.passed, result.report, result.torch_module
 
     module = pipeline.onnx_to_torch(onnx_model)   # fixups + import only
+    result = pipeline.validate(source, "model.onnx", "model.pt2")   # artifacts made elsewhere
 
 Nothing heavy is imported here: TensorFlow and torch load only in the stages that need them.
 """
@@ -53,6 +54,7 @@ __all__ = [
     "WorkerCrashError",
     "convert",
     "onnx_to_torch",
+    "validate",
 ]
 
 
@@ -61,6 +63,13 @@ def convert(source: Any, out_dir: Any = None, config: Any = None, **kwargs: Any)
     from pipeline.flow import convert as _convert
 
     return _convert(source, out_dir, config, **kwargs)
+
+
+def validate(source: Any, onnx_file: Any, torch_file: Any = None, out_dir: Any = None, **kwargs: Any) -> Any:
+    """Validate an ONNX file (and a ``.pt2`` program) made elsewhere; see :func:`pipeline.flow.validate_artifacts`."""
+    from pipeline.flow import validate_artifacts
+
+    return validate_artifacts(source, onnx_file, torch_file, out_dir, **kwargs)
 
 
 def onnx_to_torch(model: onnx.ModelProto, layers: list[str] | None = None, model_dir: Any = None) -> torch.nn.Module:

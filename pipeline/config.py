@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ class ConversionConfig:
     default_dim: int = 0
     seed: int = 0
     compare_logits: bool = True
+    # Validation: edge-case input sets (zeros, large, negative) and when to localise a divergence.
+    edge_inputs: bool = True
+    localize: str = "on_failure"  # on_failure | always | never
     allow_custom_objects: bool = False
     custom_objects: tuple[str, ...] = ()
     timeout_s: float = 900.0
@@ -88,6 +92,8 @@ MODEL_KEYS: dict[str, str] = {
     "default_dim": "int",
     "seed": "int",
     "compare_logits": "bool",
+    "edge_inputs": "bool",
+    "localize": "str",
     "allow_custom_objects": "bool",
     "custom_objects": "strlist",
     "timeout_s": "number",
@@ -96,15 +102,34 @@ MODEL_KEYS: dict[str, str] = {
 }
 TOLERANCE_KEYS = ("atol", "rtol")
 INPUT_KEYS = ("shape", "dtype", "low", "high")
+LOCALIZE_MODES = ("on_failure", "always", "never")
 MIN_OPSET, MAX_OPSET = 13, 18
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]*")  # model names become folder names
+
+
+@dataclass
+class BatchEntry:
+    """One ``models`` entry: its resolved config, or the error that makes it unusable."""
+
+    index: int
+    line: int  # 1-based line of the entry in the file
+    name: str
+    source: str | None
+    config: ConversionConfig | None
+    error: ConfigError | None = None
 
 
 @dataclass
 class BatchConfig:
-    """A parsed batch file: the resolved config of every model entry, in file order."""
+    """A parsed batch file: the resolved config of every usable entry, and every entry in file order.
+
+    ``is_batch`` is false for a single-entry file (no ``models`` list), read as a batch of one.
+    """
 
     path: Path
     models: list[ConversionConfig]
+    entries: list[BatchEntry] = field(default_factory=list)
+    is_batch: bool = True
 
 
 class _Parser:
@@ -218,11 +243,24 @@ class _Parser:
                 for in_name, in_node in self.mapping(value_node, at, None).items():
                     overrides[in_name] = self.input_override(in_node, f"{at}.{in_name}")
                 changes[key] = overrides
+        if "name" in changes and not NAME_PATTERN.fullmatch(changes["name"]):
+            raise self.fail(
+                fields["name"],
+                f"{where}.name" if where else "name",
+                f"{changes['name']!r} cannot name an output folder (letters, digits, '_', '-', '.', '+'; "
+                "not starting with '.' or '-')",
+            )
         if "opset" in changes and not MIN_OPSET <= changes["opset"] <= MAX_OPSET:
             raise self.fail(
                 fields["opset"],
                 f"{where}.opset" if where else "opset",
                 f"opset {changes['opset']} is outside the supported range {MIN_OPSET}..{MAX_OPSET}",
+            )
+        if "localize" in changes and changes["localize"] not in LOCALIZE_MODES:
+            raise self.fail(
+                fields["localize"],
+                f"{where}.localize" if where else "localize",
+                f"expected one of {', '.join(LOCALIZE_MODES)}, got {changes['localize']!r}",
             )
         for key in ("batch_size", "timeout_s", "memory_gb"):
             if key in changes and changes[key] is not None and changes[key] <= 0:
@@ -251,8 +289,13 @@ def _compose(path: Path) -> yaml.Node | None:
         raise ConfigError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}", stage="config") from None
 
 
-def load_batch(path: str | Path) -> BatchConfig:
-    """Parse a batch file (``defaults`` + ``models``); a single-entry file counts as a batch of one."""
+def load_batch(path: str | Path, *, strict: bool = True) -> BatchConfig:
+    """Parse a batch file (``defaults`` + ``models``); a single-entry file counts as a batch of one.
+
+    Errors in the file's structure (not YAML, no ``models`` list, a bad ``defaults`` entry) always
+    raise :class:`ConfigError`. An error inside one ``models`` entry raises too when ``strict``;
+    otherwise that entry carries its error (naming key and line) and the others stay usable.
+    """
     path = Path(path)
     root = _compose(path)
     parser = _Parser(str(path))
@@ -261,7 +304,10 @@ def load_batch(path: str | Path) -> BatchConfig:
         raise parser.fail(None, "models", "the file is empty")
     top = parser.mapping(root, "", None)
     if "models" not in top:
-        return BatchConfig(path=path, models=[parser.entry(root, "", base)])
+        cfg = parser.entry(root, "", base)
+        name = cfg.name or default_name(cfg.source or "model")
+        entry = BatchEntry(0, root.start_mark.line + 1, name, cfg.source, cfg)
+        return BatchConfig(path=path, models=[cfg], entries=[entry], is_batch=False)
     extra = set(top) - {"defaults", "models"}
     if extra:
         key = sorted(extra)[0]
@@ -271,44 +317,75 @@ def load_batch(path: str | Path) -> BatchConfig:
     models_node = top["models"]
     if not isinstance(models_node, yaml.SequenceNode) or not models_node.value:
         raise parser.fail(models_node, "models", "expected a non-empty list of model entries")
-    models = []
+    entries: list[BatchEntry] = []
     seen: dict[str, int] = {}
     for i, entry_node in enumerate(models_node.value):
-        cfg = parser.entry(entry_node, f"models[{i}]", copy.deepcopy(base))
-        if not cfg.source:
-            raise parser.fail(entry_node, f"models[{i}]", "missing required key 'source'")
-        name = cfg.name or default_name(cfg.source)
-        if name in seen:
-            raise parser.fail(
-                entry_node, f"models[{i}].name", f"duplicate model name {name!r} (also models[{seen[name]}])"
+        entry = _batch_entry(parser, entry_node, i, base, seen)
+        if entry.error is not None and strict:
+            raise entry.error
+        seen.setdefault(entry.name, i)
+        entries.append(entry)
+    models = [e.config for e in entries if e.config is not None]
+    return BatchConfig(path=path, models=models, entries=entries)
+
+
+def _batch_entry(parser: _Parser, node: yaml.Node, i: int, base: ConversionConfig, seen: dict[str, int]) -> BatchEntry:
+    where = f"models[{i}]"
+    line = node.start_mark.line + 1
+    raw_name, raw_source = _raw_text(node, "name"), _raw_text(node, "source")
+    if raw_name is not None and not NAME_PATTERN.fullmatch(raw_name):
+        raw_name = None  # the parse below reports it; the entry's folder gets a safe name
+    name = raw_name or (default_name(raw_source) if raw_source else where)
+    if name in seen:
+        if raw_name is not None:
+            error = parser.fail(node, f"{where}.name", f"duplicate model name {name!r} (also models[{seen[name]}])")
+        else:
+            error = parser.fail(
+                node, where, f"model name {name!r} (from its source) is taken by models[{seen[name]}]: set 'name'"
             )
-        seen[name] = i
-        models.append(replace(cfg, name=name))
-    return BatchConfig(path=path, models=models)
+        return BatchEntry(i, line, where, raw_source, None, error)
+    try:
+        cfg = parser.entry(node, where, copy.deepcopy(base))
+        if not cfg.source:
+            raise parser.fail(node, where, "missing required key 'source'")
+    except ConfigError as exc:
+        return BatchEntry(i, line, name, raw_source, None, exc)
+    return BatchEntry(i, line, name, cfg.source, replace(cfg, name=name))
+
+
+def _raw_text(node: yaml.Node, key: str) -> str | None:
+    """The string value of ``key`` in a mapping node, if it has one (for naming entries that fail to parse)."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key_node, value_node in node.value:
+        if key_node.value == key and isinstance(value_node, yaml.ScalarNode) and value_node.tag.endswith(":str"):
+            return str(value_node.value) or None
+    return None
 
 
 def load_for_model(path: str | Path | None, source: str | None) -> ConversionConfig:
     """The config for one conversion: a single-entry file, or the batch entry matching ``source``.
 
     With a batch file, ``source`` may be an entry's name or source; with no ``source`` the file
-    must hold exactly one entry.
+    must hold exactly one entry. An error in another entry of a batch file does not matter here.
     """
     if path is None:
         return ConversionConfig(source=source)
-    batch = load_batch(path)
-    if len(batch.models) == 1 and (source is None or "models" not in _top_keys(path)):
-        cfg = batch.models[0]
-        return replace(cfg, source=source or cfg.source)
-    matches = [m for m in batch.models if source in (m.name, m.source)]
+    batch = load_batch(path, strict=False)
+    if not batch.is_batch or (len(batch.entries) == 1 and source is None):
+        entry = batch.entries[0]
+        if entry.error is not None:
+            raise entry.error
+        assert entry.config is not None
+        return replace(entry.config, source=source or entry.config.source)
+    matches = [e for e in batch.entries if source in (e.name, e.source)]
     if not matches:
-        names = ", ".join(m.name or "?" for m in batch.models)
+        names = ", ".join(e.name for e in batch.entries)
         raise ConfigError(f"{path}: no model entry named or sourced {source!r} (entries: {names})", stage="config")
-    return matches[0]
-
-
-def _top_keys(path: str | Path) -> set[str]:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return set(data) if isinstance(data, dict) else set()
+    if matches[0].error is not None:
+        raise matches[0].error
+    assert matches[0].config is not None
+    return matches[0].config
 
 
 def default_name(source: str) -> str:

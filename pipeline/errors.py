@@ -134,6 +134,18 @@ class WorkerCrashError(PipelineError):
     exit_code = 3
 
 
+class WorkerTimeoutError(WorkerCrashError):
+    """A worker ran past its time limit (``timeout_s``) and was killed."""
+
+    kind = "timeout"
+
+
+class WorkerOutOfMemoryError(WorkerCrashError):
+    """A worker's process tree went over its memory cap (``memory_gb``) and was killed."""
+
+    kind = "out_of_memory"
+
+
 class InternalError(PipelineError):
     """Our own bug: an unexpected exception inside a stage."""
 

@@ -10,7 +10,12 @@
    export it as ``model.pt2`` with a dynamic batch, save weights as safetensors;
 5. **torch run** (a clean torch process, :func:`torch_check`): load ``model.pt2`` with
    onnx2torch and this package's converters blocked, and run it;
-6. **validate** (this process): compare TF / ONNX Runtime / torch pair by pair.
+6. **validate** (this process): compare TF / ONNX Runtime / torch pair by pair, say which stage
+   is to blame and, when a pair fails, localise the first diverging node and Keras layer
+   (:mod:`pipeline.stages.localize`, in a torch and/or TensorFlow worker).
+
+:func:`validate_artifacts` runs the same flow on an ONNX file (and optionally a torch program)
+made elsewhere: the TensorFlow side computes the reference but does not export.
 
 This process imports neither TensorFlow nor torch unless the caller already has them; stages
 exchange files in the conversion's workspace (ONNX, ``.npz``, JSON). Output goes to a staging
@@ -39,7 +44,7 @@ from pipeline.context import (
     timed,
     to_json,
 )
-from pipeline.errors import InternalError, PipelineError
+from pipeline.errors import InternalError, PipelineError, SourceNotFoundError, UserError
 from pipeline.sources import Source, SourceKind, classify
 from pipeline.worker import WorkerLimits, call
 
@@ -68,6 +73,14 @@ class Conversion:
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: PipelineError | None = None
+    # validation details: input sets that a runtime could not run, ONNX Runtime's node placement,
+    # the input sets as run, the verdict (blame + localisation), artifacts given to `validate`
+    run_errors: dict[str, dict[str, str]] = field(default_factory=dict)
+    ort_placement: dict[str, Any] = field(default_factory=dict)
+    input_sets: list[dict[str, Any]] = field(default_factory=list)
+    diagnosis: dict[str, Any] | None = None
+    given: dict[str, str] = field(default_factory=dict)  # "onnx" / "torch" -> path
+    batch: dict[str, Any] | None = None  # set by a batch run: fingerprint and limits (pipeline/batch.py)
 
     @property
     def status(self) -> str:
@@ -126,6 +139,48 @@ def convert(
     ``raise_on_error`` is false; a validation mismatch is not an error: check ``result.passed``.
     """
     conversion = start(source, out_dir, config, inputs=inputs, isolate=isolate)
+    result = run(conversion, Path(out_dir) if out_dir else None)
+    if result.error is not None and raise_on_error:
+        raise result.error
+    return result
+
+
+def validate_artifacts(
+    source: Any,
+    onnx_file: str | Path,
+    torch_file: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    config: ConversionConfig | str | Path | None = None,
+    *,
+    inputs: str | Path | None = None,
+    isolate: bool | None = None,
+    raise_on_error: bool = True,
+) -> ConversionResult:
+    """Validate an ONNX file (and a ``torch.export`` program) made elsewhere against ``source``.
+
+    The source model gives the inputs and the TensorFlow reference; ONNX Runtime runs ``onnx_file``
+    as given (inputs/outputs matched by name, else by position); torch runs ``torch_file``, or,
+    without one, the ONNX file imported with this package's importer. Same report as :func:`convert`.
+    """
+    from pipeline.artifacts import check_torch_file
+
+    conversion = start(source, out_dir, config, inputs=inputs, isolate=isolate)
+    conversion.given["onnx"] = str(Path(onnx_file).resolve())
+    if torch_file is not None:
+        conversion.given["torch"] = str(Path(torch_file).resolve())
+    if conversion.error is None:
+        try:
+            if not conversion.source.has_tensorflow_side:
+                raise UserError(
+                    f"validate needs a TensorFlow/Keras source to compare against, got {conversion.source.spec}",
+                    stage="load",
+                )
+            if not Path(onnx_file).is_file():
+                raise SourceNotFoundError(f"ONNX file not found: {onnx_file}", stage="load")
+            if torch_file is not None:
+                check_torch_file(torch_file)
+        except PipelineError as exc:
+            conversion.error = exc
     result = run(conversion, Path(out_dir) if out_dir else None)
     if result.error is not None and raise_on_error:
         raise result.error
@@ -252,7 +307,7 @@ def _record_own_peak(conv: Conversion) -> None:
 def tensorflow_stage(conv: Conversion) -> None:
     run = call(
         "tensorflow",
-        _request(conv),
+        _request(conv, skip_export="onnx" in conv.given),
         in_process=conv.in_process_tf,
         log_dir=conv.workspace.logs,
         limits=conv.limits(),
@@ -262,6 +317,13 @@ def tensorflow_stage(conv: Conversion) -> None:
     conv.export = from_json(ExportResult, run.result)
     conv.stages.extend(conv.export.stages)
     conv.notes.extend(conv.export.notes)
+    if "onnx" in conv.given:  # validate: the given ONNX file stands in for the export
+        from pipeline.artifacts import adopt_onnx
+
+        with timed(conv.stages, "load_onnx"):
+            conv.notes.extend(
+                adopt_onnx(conv.given["onnx"], conv.workspace.onnx_raw, conv.export.inputs, conv.export.outputs)
+            )
 
 
 def onnx_source_stage(conv: Conversion) -> None:
@@ -293,7 +355,13 @@ def fixups_stage(conv: Conversion) -> None:
         context = FixupContext(inputs=conv.export.inputs, layers=conv.export.layers, model_dir=conv.workspace.root)
         fixed, conv.fixups = run_fixups(model, DEFAULT_FIXUPS, context, copy=False)
         onnx_utils.save(fixed, conv.workspace.onnx_fixed)
-        conv.probes = _logits_probes(fixed, conv.export.logits_outputs)
+        probe_model = onnx_utils.load(ort_model(conv), stage="fixups") if conv.given else fixed
+        conv.probes = _logits_probes(probe_model, conv.export.logits_outputs)
+
+
+def ort_model(conv: Conversion) -> Path:
+    """The ONNX file ONNX Runtime runs: the fixed graph, or a given ONNX file as it is."""
+    return conv.workspace.onnx_raw if "onnx" in conv.given else conv.workspace.onnx_fixed
 
 
 def _logits_probes(model: Any, logits_outputs: list[str]) -> dict[str, str]:
@@ -320,8 +388,12 @@ def onnxruntime_stage(conv: Conversion) -> None:
     ws = conv.workspace
     with timed(conv.stages, "onnxruntime"):
         sets = load_sets(ws.inputs)
-        result = onnxruntime_run.run(ws.onnx_fixed, sets, probes=list(conv.probes.values()))
+        result = onnxruntime_run.run(ort_model(conv), sets, probes=list(conv.probes.values()))
         conv.providers = result.providers
+        conv.ort_placement = result.placement
+        conv.notes.extend(result.notes)
+        if result.errors:
+            conv.run_errors["ort"] = result.errors
         flat = {f"{s}/{k}": v for s, values in result.outputs.items() for k, v in values.items()}
         for set_name, values in result.probes.items():
             for key, tensor in conv.probes.items():
@@ -332,6 +404,10 @@ def onnxruntime_stage(conv: Conversion) -> None:
 
 def torch_stage(conv: Conversion) -> None:
     assert conv.export is not None
+    if "torch" in conv.given:  # validate: a torch program made elsewhere stands in for the import
+        with timed(conv.stages, "load_torch"):
+            shutil.copyfile(conv.given["torch"], conv.workspace.pt2)
+        return
     run = call(
         "torch",
         _request(conv, probes=conv.probes, layers=conv.export.layers, inputs=to_json(conv.export.inputs)),
@@ -358,15 +434,20 @@ def torch_check_stage(conv: Conversion) -> None:
     )
     _record_worker(conv, "torch_check", run)
     conv.torch_device = run.result["device"]
+    if run.result.get("errors"):
+        conv.run_errors["torch"] = run.result["errors"]
+    conv.notes.extend(run.result.get("notes") or [])
     conv.stages.append(StageRecord(name="torch_run", seconds=run.result["seconds"]))
 
 
 def validate_stage(conv: Conversion) -> None:
-    from pipeline.inputs import load_sets
+    from pipeline.inputs import describe_sets, load_sets
     from pipeline.stages.validate import merge_probes, validate
 
+    assert conv.export is not None
     ws = conv.workspace
     with timed(conv.stages, "validate"):
+        conv.input_sets = describe_sets(load_sets(ws.inputs), conv.export.inputs)
         runs: dict[str, Any] = {
             "tf": load_sets(ws.outputs_tf) if ws.outputs_tf.is_file() else None,
             "ort": load_sets(ws.outputs_ort),
@@ -374,7 +455,11 @@ def validate_stage(conv: Conversion) -> None:
                 load_sets(ws.outputs_torch), load_sets(ws.probes_torch) if ws.probes_torch.is_file() else None
             ),
         }
-        conv.validation = validate(runs, conv.config.tolerance_for)
+        conv.validation = validate(runs, conv.config.tolerance_for, conv.run_errors)
+    with timed(conv.stages, "diagnose"):
+        from pipeline.stages.diagnose import diagnose_conversion
+
+        conv.diagnosis = diagnose_conversion(conv)
 
 
 # --------------------------------------------------------------------------- stage tasks (workers)
@@ -398,6 +483,10 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
     stages: list[StageRecord] = []
     with timed(stages, "load"):
         obj = _OBJECTS.get(int(source.spec)) if source.kind is SourceKind.OBJECT else None
+        if source.kind is SourceKind.CALLABLE:  # same random weights when the model is built again
+            from pipeline.stages.localize import seed_builds
+
+            seed_builds(config.seed)
         loaded = load_model(source, config, obj)
     with timed(stages, "inputs"):
         specs = inputs_mod.resolve_specs(loaded.inputs, config)
@@ -406,8 +495,10 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
         else:
             sets = inputs_mod.make_input_sets(specs, config)
         inputs_mod.save_sets(ws.inputs, sets)
-    with timed(stages, "export"):
-        exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
+    exported = None
+    if not request.get("skip_export"):
+        with timed(stages, "export"):
+            exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
     with timed(stages, "tf_reference"):
         outputs: dict[str, np.ndarray] = {}
         for set_name, arrays in sets.items():
@@ -428,8 +519,8 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
         outputs=loaded.outputs,
         logits_outputs=loaded.logits_outputs if config.compare_logits else [],
         layers=loaded.layers,
-        weight_bytes=exported.weight_bytes,
-        notes=exported.changes,
+        weight_bytes=exported.weight_bytes if exported else 0,
+        notes=exported.changes if exported else [],
         stages=stages,
         versions={
             "tensorflow": tf.__version__,
@@ -443,6 +534,8 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
 
 def torch_side(request: dict[str, Any]) -> dict[str, Any]:
     """Worker task: import the fixed ONNX graph into torch, export ``model.pt2``, capture probes."""
+    import json
+
     import numpy as np
     import onnx
     import torch
@@ -460,6 +553,8 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
     with timed(stages, "import"):
         model = onnx_utils.load(ws.onnx_fixed, stage="import")
         imported = import_model(model, request.get("layers"), model_dir=ws.root)
+        ws.scratch.mkdir(parents=True, exist_ok=True)  # for localisation: ONNX node -> torch submodule
+        (ws.scratch / "onnx_modules.json").write_text(json.dumps(imported.node_modules), encoding="utf-8")
     sets = load_sets(ws.inputs)
     probes: dict[str, str] = request.get("probes") or {}
     if probes:
@@ -469,12 +564,15 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
             flat = {}
             with torch.no_grad():
                 for set_name, arrays in sets.items():
-                    result = probe_module(*[torch.from_numpy(arrays[s.name]) for s in specs])
+                    try:
+                        result = probe_module(*[torch.from_numpy(arrays[s.name]) for s in specs])
+                    except Exception:  # a set the model cannot run; torch_check records why
+                        continue
                     for key, value in zip(probes, result[n_out:], strict=True):
                         flat[f"{set_name}/{key}"] = value.detach().numpy()
             np.savez(ws.probes_torch, **flat)
     with timed(stages, "torch_export"):
-        example_set = sets.get("random") or next(iter(sets.values()))
+        example_set = _example_set(model, sets)
         example = [torch.from_numpy(example_set[s.name]) for s in specs]
         onnx_of = {module: node for node, module in imported.node_modules.items()}
         program, dynamic, notes = export_program(imported.module, example, specs, onnx_of)
@@ -490,6 +588,28 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
     return to_json(result)
 
 
+def _example_set(model: Any, sets: dict[str, Any]) -> dict[str, Any]:
+    """The input set to trace with: ``random`` unless the graph fixes a dimension it does not fit
+    (an ONNX file exported with a fixed batch, given to ``validate``)."""
+    fixed = {
+        value.name: [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+        for value in model.graph.input
+    }
+
+    def fits(arrays: dict[str, Any]) -> bool:
+        for name, dims in fixed.items():
+            shape = arrays[name].shape if name in arrays else None
+            if shape is None or not dims:
+                continue
+            if len(dims) != len(shape) or any(d is not None and d != a for d, a in zip(dims, shape, strict=True)):
+                return False
+        return True
+
+    ordered = [sets["random"]] if "random" in sets else []
+    ordered += [arrays for name, arrays in sets.items() if name != "random"]
+    return next((arrays for arrays in ordered if fits(arrays)), ordered[0])
+
+
 def torch_check(request: dict[str, Any]) -> dict[str, Any]:
     """Worker task: run ``model.pt2`` with onnx2torch and ``custom_ops`` unimportable."""
     import time
@@ -497,6 +617,7 @@ def torch_check(request: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import torch
 
+    from pipeline.errors import TorchExportError
     from pipeline.inputs import load_sets
     from pipeline.stages.torch_export import block_modules, run_program
 
@@ -509,9 +630,19 @@ def torch_check(request: dict[str, Any]) -> dict[str, Any]:
     names = [spec["name"] for spec in request["inputs"]]
     sets = load_sets(ws.inputs)
     ordered = {s: {name: arrays[name] for name in names} for s, arrays in sets.items()}
-    outputs = run_program(ws.pt2, ordered, request["outputs"], device)
+    errors: dict[str, str] = {}
+    notes: list[str] = []
+    outputs = run_program(ws.pt2, ordered, request["outputs"], device, errors=errors)
+    if not outputs and device != "cpu":  # a program that cannot run on the GPU at all: CPU, said so
+        notes.append(f"model.pt2 failed on {device} ({next(iter(errors.values()))}); it ran on CPU")
+        device, errors = "cpu", {}
+        outputs = run_program(ws.pt2, ordered, request["outputs"], device, errors=errors)
+    if not outputs:
+        first, message = next(iter(errors.items()))
+        raise TorchExportError(f"model.pt2 failed on every input set; on '{first}': {message}", stage="torch_run")
     np.savez(ws.outputs_torch, **{f"{s}/{k}": v for s, values in outputs.items() for k, v in values.items()})
-    return {"device": device, "seconds": round(time.perf_counter() - start_time, 3)}
+    seconds = round(time.perf_counter() - start_time, 3)
+    return {"device": device, "seconds": seconds, "errors": errors, "notes": notes}
 
 
 def _torch_numerics() -> None:
@@ -553,8 +684,8 @@ def _staging_dir(target: Path | None) -> Path:
 
 
 def _remove_stale(target: Path) -> None:
-    """Staging folders left by a conversion that was killed (its process no longer exists)."""
-    for stale in target.parent.glob(f".{target.name}.partial-*"):
+    """Staging (and replaced) folders left by a conversion that was killed (its process no longer exists)."""
+    for stale in [*target.parent.glob(f".{target.name}.partial-*"), *target.parent.glob(f".{target.name}.old-*")]:
         pid = stale.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)

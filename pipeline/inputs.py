@@ -1,8 +1,10 @@
 """Validation inputs: specs from the model's signature plus config, seeded values, `.npz` files.
 
 numpy only, so it runs on either side of the process boundary. Input *sets* are stored in one
-``.npz`` with keys ``<set>/<input>``; a set is one forward pass (``random`` at the configured
-batch size, ``batch1`` at batch 1 so that a fixed batch dimension cannot hide).
+``.npz`` with keys ``<set>/<input>``; a set is one forward pass. :data:`SET_PURPOSES` says what
+each set is for: ``random`` at the configured batch size, ``batch1`` at batch 1 so that a fixed
+batch dimension cannot hide, and edge cases at batch 1 (``zeros``, ``large``, ``negative``) for
+float inputs; integer inputs (token ids) stay inside their valid range in every set.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ for _names, _range in (
 _BUILTIN_PREPROCESSING = ("EfficientNet", "ConvNeXt", "MobileNetV3", "RegNet")
 
 DEFAULT_IMAGE_SIDE = 224
+LARGE_FACTOR = 100.0
 DEFAULT_SEQUENCE = 16
 
 
@@ -162,14 +165,90 @@ def generate(spec: TensorSpec, batch: int, rng: np.random.Generator) -> np.ndarr
     return rng.uniform(spec.low, spec.high, size=shape).astype(dtype)
 
 
+SET_PURPOSES: dict[str, str] = {
+    "random": "seeded values in each input's expected range, at the configured batch size",
+    "batch1": "batch of 1: catches a batch dimension fixed at export time",
+    "zeros": "all-zero float inputs: biases and padding alone",
+    "large": f"float inputs at {LARGE_FACTOR:g}x the magnitude of their range: overflow, saturation, precision",
+    "negative": "negative float inputs only: sign handling (ReLU cut-offs, abs, sqrt, log)",
+    "user": "the user's own inputs (--inputs)",
+}
+EDGE_SETS = ("zeros", "large", "negative")
+EDGE_BATCH = 1
+
+
+def edge_value(spec: TensorSpec, kind: str, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """One input of an edge-case set. Integer and bool inputs keep to their valid range:
+    ``zeros`` uses the lowest valid value, ``large`` the highest, ``negative`` random valid ones."""
+    shape = spec.concrete_shape(batch)
+    dtype = np.dtype(spec.dtype)
+    if dtype == np.bool_ or np.issubdtype(dtype, np.integer):
+        low, high = int(np.ceil(spec.low)), int(np.floor(spec.high))
+        high = max(high, low + 1)  # exclusive bound
+        if kind == "zeros":
+            value = min(max(0, low), high - 1)
+            return np.full(shape, value, dtype=dtype)
+        if kind == "large":
+            return np.full(shape, high - 1, dtype=dtype)
+        return generate(spec, batch, rng)
+    bound = max(abs(spec.low), abs(spec.high), 1.0)
+    if kind == "zeros":
+        return np.zeros(shape, dtype=dtype)
+    if kind == "large":
+        magnitude = rng.uniform(0.5, 1.0, size=shape) * bound * LARGE_FACTOR
+        return (magnitude * rng.choice([-1.0, 1.0], size=shape)).astype(dtype)
+    if kind == "negative":
+        return (-rng.uniform(0.0, bound, size=shape) - np.finfo(np.float32).eps * bound).astype(dtype)
+    raise ValueError(f"unknown edge set {kind!r}")
+
+
 def make_input_sets(specs: list[TensorSpec], config: ConversionConfig) -> InputSets:
-    """The default validation sets: ``random`` at the configured batch and ``batch1``."""
+    """The default validation sets (see :data:`SET_PURPOSES`).
+
+    ``random`` at the configured batch; ``batch1`` when an input has a batch axis and that batch
+    is not already 1; the edge sets when some input is a float (they would only repeat integer
+    sets otherwise), at batch 1.
+    """
     rng = np.random.default_rng(config.seed)
     batch = batch_for(config, specs)
     sets: InputSets = {"random": {s.name: generate(s, batch, rng) for s in specs}}
-    if any(s.batch_axis is not None for s in specs) and batch != 1:
+    batched = any(s.batch_axis is not None for s in specs)
+    if batched and batch != 1:
         sets["batch1"] = {s.name: generate(s, 1, rng) for s in specs}
+    if config.edge_inputs and any(np.issubdtype(np.dtype(s.dtype), np.floating) for s in specs):
+        edge_batch = EDGE_BATCH if batched else batch
+        for kind in EDGE_SETS:
+            sets[kind] = {s.name: edge_value(s, kind, edge_batch, rng) for s in specs}
     return sets
+
+
+def describe_sets(sets: InputSets, specs: list[TensorSpec]) -> list[dict[str, object]]:
+    """What the report says about each input set: batch, purpose, and each input's shape and value range."""
+    batch_axes = {s.name: s.batch_axis for s in specs}
+    described = []
+    for set_name, arrays in sets.items():
+        batch = None
+        values = {}
+        for name, arr in arrays.items():
+            axis = batch_axes.get(name)
+            if axis is not None and arr.ndim > axis and batch is None:
+                batch = int(arr.shape[axis])
+            finite = arr[np.isfinite(arr)] if np.issubdtype(arr.dtype, np.floating) else arr
+            values[name] = {
+                "shape": list(arr.shape),
+                "dtype": str(arr.dtype),
+                "min": float(finite.min()) if finite.size else None,
+                "max": float(finite.max()) if finite.size else None,
+            }
+        described.append(
+            {
+                "name": set_name,
+                "batch": batch,
+                "purpose": SET_PURPOSES.get(set_name, "input set"),
+                "inputs": values,
+            }
+        )
+    return described
 
 
 def load_user_inputs(path: str | Path, specs: list[TensorSpec]) -> InputSets:

@@ -1,4 +1,7 @@
-"""``report.json`` (machine-readable) and ``report.md`` (for people) of one conversion."""
+"""``report.json`` (machine-readable), ``report.md`` and ``report.html`` (for people) of one conversion.
+
+The validation sections of the markdown and the HTML page come from :mod:`pipeline.report_validation`.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +58,13 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "outputs": export.outputs if export else [],
         "logits_compared": sorted(conv.probes),
         "fixups": [to_json(f) for f in conv.fixups],
+        # validation: the input sets, where ONNX Runtime ran each node, per-pair results, the verdict
+        "mode": "validate" if conv.given else "convert",
+        "validated_artifacts": dict(conv.given),
+        "input_sets": conv.input_sets,
+        "onnxruntime": {"providers": conv.providers, **conv.ort_placement},
         "validation": validation,
+        "diagnosis": conv.diagnosis,
         "tolerance": to_json(conv.config.tolerance),
         "torch": to_json(conv.torch) if conv.torch else None,
         "peak_rss_mb": conv.peak_rss_mb,
@@ -63,6 +72,7 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "versions": versions,
         "notes": conv.notes,
         "error": error,
+        "batch": conv.batch,
     }
 
 
@@ -76,10 +86,13 @@ def _data_files(root: Path) -> dict[str, str]:
 
 
 def write_report(report: dict[str, Any], json_path: Path, md_path: Path) -> None:
+    from pipeline.report_validation import render_html
+
     tmp = json_path.with_name(json_path.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     tmp.replace(json_path)
     md_path.write_text(render_markdown(report), encoding="utf-8")
+    md_path.with_suffix(".html").write_text(render_html(report), encoding="utf-8")
 
 
 def _fmt(value: Any) -> str:
@@ -102,6 +115,9 @@ def pair_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             if not comp.get("informative", True):
                 verdict += " (uninformative)"
             rows.append((pair, output, verdict, _fmt(comp["max_abs_error"])))
+        for set_name, per_set in (result.get("sets") or {}).items():
+            if per_set.get("error"):
+                rows.append((pair, f"(set {set_name})", "FAIL", "did not run"))
     return rows
 
 
@@ -144,30 +160,9 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"| {spec['name']} | {spec['shape']} | {spec['dtype']} | [{_fmt(spec['low'])}, "
                 f"{_fmt(spec['high'])}) | {spec['range_reason']} |"
             )
-    if report.get("validation"):
-        lines += [
-            "",
-            "## Validation",
-            "",
-            f"Tolerance: atol {report['tolerance']['atol']:g} (in units of the reference output's standard deviation), "
-            f"rtol {report['tolerance']['rtol']:g}.",
-            "",
-            "| pair | output | verdict | max abs error | max rel error | error / spread |",
-            "|---|---|---|---|---|---|",
-        ]
-        for pair, result in report["validation"].items():
-            if result.get("passed") is None:
-                lines.append(f"| {pair} | - | skipped | {result.get('skipped') or ''} | | |")
-                continue
-            for output, comp in result.get("outputs", {}).items():
-                verdict = "pass" if comp["passed"] else "**FAIL**"
-                if not comp.get("informative", True):
-                    verdict += " (uninformative: constant output)"
-                vs_spread = comp["max_abs_error"] / comp["scale"] if comp["scale"] else None
-                lines.append(
-                    f"| {pair} | {output} | {verdict} | {_fmt(comp['max_abs_error'])} | "
-                    f"{_fmt(comp['max_rel_error'])} | {_fmt(vs_spread)} |"
-                )
+    from pipeline.report_validation import markdown as validation_markdown
+
+    lines += validation_markdown(report)  # per-pair table, input sets, verdict, divergence trail
     if report.get("fixups"):
         lines += ["", "## Fixups applied", ""]
         for fixup in report["fixups"]:

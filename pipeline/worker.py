@@ -26,13 +26,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InternalError, PipelineError, WorkerCrashError, error_from_dict
+from pipeline.errors import (
+    InternalError,
+    PipelineError,
+    WorkerCrashError,
+    WorkerOutOfMemoryError,
+    WorkerTimeoutError,
+    error_from_dict,
+)
 
 TASKS = {
     "tensorflow": "pipeline.flow:tensorflow_side",
     "torch": "pipeline.flow:torch_side",
     "torch_check": "pipeline.flow:torch_check",
+    "localize_torch": "pipeline.stages.localize:torch_task",
+    "localize_tf": "pipeline.stages.localize:tf_task",
+    "convert": "pipeline.batch:convert_task",  # one whole conversion of a batch
 }
+PARENT_ENV = "KERAS2TORCH_WORKER_PARENT"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _POLL_S = 0.05
 
@@ -105,10 +116,30 @@ def _child_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env[PARENT_ENV] = str(os.getpid())  # the worker dies with this process, see die_with_parent()
     return env
 
 
-def _tree_rss(pid: int) -> int:
+def die_with_parent() -> None:
+    """In a worker: get SIGKILL when the process that started it dies (even by kill -9).
+
+    Without it a killed conversion or batch would leave its workers running as orphans. Linux only
+    (prctl PR_SET_PDEATHSIG); the parent's pid comes from the environment, to catch a parent that
+    died before this call.
+    """
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    if os.getppid() != int(parent):
+        os._exit(1)
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants."""
     import psutil
 
     try:
@@ -148,7 +179,8 @@ def _subprocess(
         peak_mb = rusage.ru_maxrss / 1024 if rusage is not None else 0.0
         seconds = time.perf_counter() - start
         if killed_for is not None:
-            raise WorkerCrashError(f"the {task} worker was stopped: {killed_for}", stage=stage, details=_tail(log_path))
+            error_type, reason = killed_for
+            raise error_type(f"the {task} worker was stopped: {reason}", stage=stage, details=_tail(log_path))
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
@@ -171,10 +203,30 @@ def _subprocess(
     return WorkerRun(result=payload["result"], peak_rss_mb=peak_mb, seconds=seconds, in_process=False)
 
 
-def _wait(proc: subprocess.Popen[bytes], limits: WorkerLimits) -> tuple[int, Any, str | None]:
-    """Wait for ``proc`` while enforcing limits; returns (wait status, rusage, reason it was killed)."""
+def over_limits(
+    pid: int, limits: WorkerLimits, deadline: float | None, rss: int | None = None
+) -> tuple[type[WorkerCrashError], str] | None:
+    """Why the worker ``pid`` must be stopped now (error type, reason), or None while it is within its limits.
+
+    ``rss``: the tree's resident bytes when the caller has just measured them.
+    """
+    if deadline is not None and time.monotonic() > deadline:
+        return WorkerTimeoutError, f"timed out after {limits.timeout_s:g} s"
+    if limits.memory_gb:
+        rss = tree_rss(pid) if rss is None else rss
+        if rss > limits.memory_gb * 1024**3:
+            return (
+                WorkerOutOfMemoryError,
+                f"out of memory: {rss / 1024**3:.1f} GB resident, over the {limits.memory_gb:g} GB cap",
+            )
+    return None
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], limits: WorkerLimits
+) -> tuple[int, Any, tuple[type[WorkerCrashError], str] | None]:
+    """Wait for ``proc`` while enforcing limits; returns (wait status, rusage, (error type, reason) if killed)."""
     deadline = time.monotonic() + limits.timeout_s if limits.timeout_s else None
-    cap = int(limits.memory_gb * 1024**3) if limits.memory_gb else None
     killed_for = None
     while True:
         pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
@@ -182,25 +234,38 @@ def _wait(proc: subprocess.Popen[bytes], limits: WorkerLimits) -> tuple[int, Any
             proc.returncode = -1  # reaped here; keep Popen from waiting again
             return status, rusage, killed_for
         if killed_for is None:
-            if deadline is not None and time.monotonic() > deadline:
-                killed_for = f"timed out after {limits.timeout_s:g} s"
-            elif cap is not None:
-                rss = _tree_rss(proc.pid)
-                if rss > cap:
-                    killed_for = f"out of memory: {rss / 1024**3:.1f} GB resident, over the {limits.memory_gb:g} GB cap"
+            killed_for = over_limits(proc.pid, limits, deadline)
             if killed_for is not None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                kill_tree(proc.pid)
         time.sleep(_POLL_S)
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL a worker started in its own session: its process group and every descendant.
+
+    Descendants are collected first: workers that start workers of their own (a batch's
+    conversions) put them in their own sessions, out of reach of the top one's process group.
+    Returns the pids it signalled.
+    """
+    import psutil
+
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
+        descendants = [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        descendants = []
+    for target in (pid, *descendants):
+        try:
+            os.killpg(target, signal.SIGKILL)  # a session leader: its whole group
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(target, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return [pid, *descendants]
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    kill_tree(proc.pid)
     try:
         os.waitpid(proc.pid, 0)
     except ChildProcessError:
@@ -217,6 +282,7 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 def main(argv: list[str]) -> int:
+    die_with_parent()
     task, req_path, res_path = argv
     request = json.loads(Path(req_path).read_text(encoding="utf-8"))
     try:

@@ -16,7 +16,7 @@ import pytest
 import pipeline
 from tests.conftest import ROOT, run_cli
 
-ERROR_DIR_CONTENT = {"report.json", "report.md", "logs"}
+ERROR_DIR_CONTENT = {"report.json", "report.md", "report.html", "logs"}
 
 
 def _assert_clean_error(proc: subprocess.CompletedProcess[str], out: Path, stage: str, *needles: str) -> dict:

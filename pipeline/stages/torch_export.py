@@ -154,21 +154,37 @@ def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: di
 
 
 def run_program(
-    pt2: Path, sets: dict[str, dict[str, np.ndarray]], names: list[str], device: str
+    pt2: Path,
+    sets: dict[str, dict[str, np.ndarray]],
+    names: list[str],
+    device: str,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Load ``model.pt2`` and run every input set; outputs keyed by set, in ``names`` order."""
-    program = torch.export.load(str(pt2))
+    """Load ``model.pt2`` and run every input set; outputs keyed by set, in ``names`` order.
+
+    With ``errors``, a set the program cannot run is recorded there (set -> message) instead of raising.
+    """
+    from pipeline.artifacts import load_program
+
+    program = load_program(pt2)  # refuses pickled payloads: the program may come from elsewhere
     module = program.module()
     if device != "cpu":
         module = module.to(device)
     out: dict[str, dict[str, np.ndarray]] = {}
     with torch.no_grad():
         for set_name, arrays in sets.items():
-            inputs = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays.values()]
-            result = module(*inputs)
-            if isinstance(result, torch.Tensor):
-                result = (result,)
-            out[set_name] = {n: r.detach().cpu().numpy() for n, r in zip(names, result, strict=True)}
+            try:
+                inputs = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays.values()]
+                result = module(*inputs)
+                if isinstance(result, torch.Tensor):
+                    result = (result,)
+                if len(result) != len(names):
+                    raise ValueError(f"the program returns {len(result)} outputs, the model has {len(names)}")
+                out[set_name] = {n: r.detach().cpu().numpy() for n, r in zip(names, result, strict=True)}
+            except Exception as exc:
+                if errors is None:
+                    raise
+                errors[set_name] = _first(exc)
     return out
 
 

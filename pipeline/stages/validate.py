@@ -9,6 +9,11 @@ values are nearly constant (float32 resolution). Outputs behind a softmax are al
 logits, because near-uniform probabilities agree whatever the runtimes do. As in Polygraphy,
 each comparison reports the tolerance that would have been needed (``needed_atol`` in units of
 the spread).
+
+Per output the result is the worst case over the input sets; per input set (``sets``) the pair
+says whether every output agreed, and an input set that one side could not run at all (a model
+exported with a fixed batch, given a batch it does not take) fails the pair with that side's
+error message.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 from pipeline.config import Tolerance
 
 PAIRS = (("tf_vs_ort", "tf", "ort"), ("ort_vs_torch", "ort", "torch"), ("tf_vs_torch", "tf", "torch"))
+RUNTIMES = {"tf": "TensorFlow", "ort": "ONNX Runtime", "torch": "torch"}
 LOGITS_SUFFIX = ":logits"
 
 
@@ -53,6 +59,16 @@ class Comparison:
 
 
 @dataclass
+class SetResult:
+    """One input set of one pair: did every output agree, or why it could not be compared."""
+
+    passed: bool
+    max_abs_error: float | None = None
+    failed_outputs: list[str] = field(default_factory=list)
+    error: str | None = None  # the set did not run on one side (e.g. a batch size the model does not take)
+
+
+@dataclass
 class PairResult:
     """All outputs of one pair of runtimes."""
 
@@ -60,6 +76,7 @@ class PairResult:
     max_abs_error: float | None
     outputs: dict[str, Comparison] = field(default_factory=dict)
     skipped: str | None = None
+    sets: dict[str, SetResult] = field(default_factory=dict)
 
 
 def compare_arrays(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> Comparison:
@@ -147,28 +164,46 @@ Outputs = dict[str, dict[str, np.ndarray]]  # set -> tensor key -> array
 
 
 def compare_runs(
-    candidate: Outputs, reference: Outputs, tolerance_for: Any, keys: list[str] | None = None
+    candidate: Outputs,
+    reference: Outputs,
+    tolerance_for: Any,
+    keys: list[str] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> PairResult:
-    """Compare two runtimes over every set they share; worst case per output."""
+    """Compare two runtimes over every set they share; worst case per output.
+
+    ``errors`` maps an input set to the reason one side could not run it; such a set fails the pair.
+    """
     outputs: dict[str, Comparison] = {}
+    sets: dict[str, SetResult] = {}
+    for set_name, message in (errors or {}).items():
+        sets[set_name] = SetResult(passed=False, error=message)
     for set_name, ref_arrays in reference.items():
         cand_arrays = candidate.get(set_name)
-        if cand_arrays is None:
+        if cand_arrays is None or set_name in sets:
             continue
+        per_set = SetResult(passed=True, max_abs_error=0.0)
         for key in keys or list(ref_arrays):
             if key not in ref_arrays or key not in cand_arrays:
                 continue
             base = key[: -len(LOGITS_SUFFIX)] if key.endswith(LOGITS_SUFFIX) else key
             result = compare_arrays(cand_arrays[key], ref_arrays[key], tolerance_for(base))
             result.worst_set = set_name
+            if not result.passed:
+                per_set.passed = False
+                per_set.failed_outputs.append(key)
+            per_set.max_abs_error = max(
+                per_set.max_abs_error or 0.0, float(np.nan_to_num(result.max_abs_error, nan=np.inf))
+            )
             previous = outputs.get(key)
             if previous is None or _worse(result, previous):
                 outputs[key] = result
-    if not outputs:
+        sets[set_name] = per_set
+    if not outputs and not any(r.error for r in sets.values()):
         return PairResult(passed=None, max_abs_error=None, skipped="no common outputs")
-    passed = all(c.passed for c in outputs.values())
-    max_abs = max(c.max_abs_error for c in outputs.values())
-    return PairResult(passed=passed, max_abs_error=max_abs, outputs=outputs)
+    passed = all(c.passed for c in outputs.values()) and all(r.passed for r in sets.values())
+    max_abs = max((c.max_abs_error for c in outputs.values()), default=None)
+    return PairResult(passed=passed, max_abs_error=max_abs, outputs=outputs, sets=sets)
 
 
 def _worse(new: Comparison, old: Comparison) -> bool:
@@ -177,8 +212,14 @@ def _worse(new: Comparison, old: Comparison) -> bool:
     return bool(np.nan_to_num(new.max_abs_error, nan=np.inf) > np.nan_to_num(old.max_abs_error, nan=np.inf))
 
 
-def validate(runs: dict[str, Outputs | None], tolerance_for: Any) -> dict[str, PairResult]:
-    """All three pairs; a pair whose side did not run is skipped (passed = None)."""
+def validate(
+    runs: dict[str, Outputs | None], tolerance_for: Any, errors: dict[str, dict[str, str]] | None = None
+) -> dict[str, PairResult]:
+    """All three pairs; a pair whose side did not run is skipped (passed = None).
+
+    ``errors`` maps a runtime (``tf``, ``ort``, ``torch``) to the input sets it could not run.
+    """
+    errors = errors or {}
     results = {}
     for pair, left, right in PAIRS:
         cand, ref = runs.get(right), runs.get(left)
@@ -186,7 +227,12 @@ def validate(runs: dict[str, Outputs | None], tolerance_for: Any) -> dict[str, P
             missing = left if ref is None else right
             results[pair] = PairResult(passed=None, max_abs_error=None, skipped=f"no {missing} outputs")
             continue
-        results[pair] = compare_runs(cand, ref, tolerance_for)
+        failed: dict[str, str] = {}
+        for side in (left, right):
+            for set_name, message in errors.get(side, {}).items():
+                text = f"did not run in {RUNTIMES[side]}: {message}"
+                failed[set_name] = f"{failed[set_name]}; {text}" if set_name in failed else text
+        results[pair] = compare_runs(cand, ref, tolerance_for, errors=failed)
     return results
 
 
