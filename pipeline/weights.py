@@ -368,10 +368,10 @@ def attach(
     unused = [t for t in graph.initializer if t.name not in needed]
     for tensor in unused:  # e.g. biases replaced by fused ones
         graph.initializer.remove(tensor)
+    # weight inputs (used or not) leave the inputs; tensors that became initializers lose value_info
     remaining_inputs = [i for i in graph.input if i.name not in weights and i.name not in final_set]
     del graph.input[:]
     graph.input.extend(remaining_inputs)
-    # weights nobody uses any more, and value_info of tensors that became initializers
     stale = [v for v in graph.value_info if v.name in final_set]
     for v in stale:
         graph.value_info.remove(v)

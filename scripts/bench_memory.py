@@ -12,8 +12,9 @@ the ratio to the model's weight bytes (the ONNX initializers). Models:
 * ``resnet50``: for time and memory against the plain tf2onnx export (``--baseline``).
 
 ``--baseline`` also runs the export the way tf2onnx does it by itself
-(``tf2onnx.convert.from_function``: weights as constants in the graph) in a capped process, for
-the before/after comparison of the export stage.
+(``tf2onnx.convert.from_function``: weights as constants in the graph), and with tf2onnx's
+``large_model=True`` (which needs ``np.product``, gone in numpy 2: the child process puts it
+back), each in a capped process, for the before/after comparison of the export stage.
 
 Safe on a shared 24 GB machine: every process is capped (``--cap-gb``, 8 by default; the
 pipeline's workers enforce it themselves, this script watches the whole process tree too and
@@ -195,11 +196,15 @@ def _room_for(approx_gb: float, work: Path) -> bool:
 # --------------------------------------------------------------------------- plain tf2onnx, for comparison
 
 
-def baseline_export(source: str, kwargs_json: str, out: str) -> None:
+def baseline_export(source: str, kwargs_json: str, out: str, large_model: bool) -> None:
     """Child process: load like the pipeline, export with ``tf2onnx.convert.from_function`` alone."""
     sys.path.insert(0, str(ROOT))
+    import numpy as np
     import tensorflow as tf
     import tf2onnx
+
+    if large_model and not hasattr(np, "product"):
+        np.product = np.prod  # type: ignore[attr-defined]  # tf2onnx 1.17's large_model path calls it
 
     from pipeline.config import ConversionConfig
     from pipeline.sources import classify
@@ -216,18 +221,20 @@ def baseline_export(source: str, kwargs_json: str, out: str) -> None:
         autograph=False,
     )
     start = time.perf_counter()
-    model, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=17)
+    model, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=17, large_model=large_model)
     seconds = time.perf_counter() - start
     Path(out).write_text(json.dumps({"export_s": seconds, "proto_bytes": model.ByteSize()}), encoding="utf-8")
 
 
-def baseline(key: str, work: Path, cap_gb: float) -> dict[str, Any]:
+def baseline(key: str, work: Path, cap_gb: float, large_model: bool = False) -> dict[str, Any]:
     source, kwargs, approx_gb = MODELS[key]
     if not _room_for(approx_gb, work):
         return {"status": "skipped"}
-    out = work / f"{key}.baseline.json"
+    mode = "large" if large_model else "plain"
+    out = work / f"{key}.{mode}.json"
     command = [sys.executable, str(Path(__file__).resolve()), "--baseline-child", source, json.dumps(kwargs), str(out)]
-    watched = run_capped(command, cap_gb, tree_cap_gb=cap_gb, log=work / f"{key}.baseline.log")
+    command.append(mode)
+    watched = run_capped(command, cap_gb, tree_cap_gb=cap_gb, log=work / f"{key}.{mode}.log")
     result: dict[str, Any] = {"peak_mb": watched.rusage_peak_mb, "seconds": watched.seconds}
     if watched.killed or not out.is_file():
         result["status"] = f"killed: {watched.killed}" if watched.killed else "failed"
@@ -269,10 +276,10 @@ def print_table(rows: list[Row], baselines: dict[str, dict[str, Any]]) -> None:
         if r.note:
             print(f"{r.key}: {r.note}")
     if baselines:
-        print("\nplain tf2onnx.convert.from_function export (weights as graph constants), same caps:")
+        print("\nexport with tf2onnx.convert.from_function alone (weights as graph constants), same caps:")
         for key, b in baselines.items():
             seconds = f"{b['export_s']:.1f} s" if "export_s" in b else "-"
-            print(f"  {key:<10} {b['status']:<40} peak {b.get('peak_mb', 0):.0f} MB, export {seconds}")
+            print(f"  {key:<22} {b['status']:<34} peak {b.get('peak_mb', 0):.0f} MB, export {seconds}")
 
 
 def main() -> None:
@@ -282,10 +289,11 @@ def main() -> None:
     parser.add_argument("--cap-gb", type=float, default=8.0, help="kill any process above this (default 8)")
     parser.add_argument("--work", help="folder for outputs (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the converted models")
-    parser.add_argument("--baseline-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_child:
-        baseline_export(*args.baseline_child)
+        source, kwargs_json, out, mode = args.baseline_child
+        baseline_export(source, kwargs_json, out, large_model=mode == "large")
         return
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-memory-"))
@@ -295,8 +303,9 @@ def main() -> None:
         print(f"converting {key} ...", flush=True)
         rows.append(convert(key, work, args.cap_gb, args.keep))
         if args.baseline:
-            print(f"exporting {key} with plain tf2onnx ...", flush=True)
+            print(f"exporting {key} with tf2onnx alone ...", flush=True)
             baselines[key] = baseline(key, work, args.cap_gb)
+            baselines[f"{key} (large_model)"] = baseline(key, work, args.cap_gb, large_model=True)
     print_table(rows, baselines)
     if not args.work and not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -111,6 +111,21 @@ def test_tf_keras_embedding_gathers_from_a_weight_input(tmp_path: Path) -> None:
     assert "Gather" in ops, ops
 
 
+def test_captured_tensors_become_constants_not_inputs(tmp_path: Path) -> None:
+    """Keras 3's Normalization(mean=..., variance=...) keeps its statistics as captured tensors
+    (EfficientNet); they are frozen with the small variables, and the ONNX model has one input."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((8, 8, 3), name="image")
+    h = keras.layers.Normalization(mean=[0.2, 0.4, 0.6], variance=[0.1, 0.2, 0.3])(inputs)
+    h = keras.layers.Conv2D(64, 3, name="conv")(keras.layers.Conv2D(32, 3)(h))  # 18432-element kernel
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(h), name="normalized")
+    result = pipeline.convert(model, tmp_path / "out", {"external_data_mb": 0})
+    _assert_passed(result)
+    assert [i.name for i in onnx_utils.load(result.out_dir / "model.onnx").graph.input] == ["image"]
+
+
 def test_onnx_source_with_external_data_elsewhere(tmp_path: Path) -> None:
     """An .onnx file whose weights sit in another file is copied with its weights, tensor by tensor."""
     model, _ = _conv_model(np.random.default_rng(4), weights_as_inputs=False, transposed=False)

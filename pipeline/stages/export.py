@@ -69,11 +69,11 @@ class Exported:
     changes: list[str] = field(default_factory=list)
 
 
-def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb: float = 1024.0) -> Exported:
+def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb: float = 256.0) -> Exported:
     """Export ``loaded`` to ``path``: an ONNX model whose inputs and outputs carry the model's own names.
 
     Weights go to ``<path>.data`` (external data, next to the model) when they add up to more than
-    ``external_data_mb``; 0 always does that, a negative value never.
+    ``external_data_mb``; 0 always does that, a negative value only past protobuf's 2 GB limit.
     """
     import tensorflow as tf
     import tf2onnx
@@ -121,7 +121,7 @@ def _write(model: onnx.ModelProto, frozen: Frozen, path: Path, external_data_mb:
     """Stream the variables into initializers (folding weight-only nodes) and save the model."""
     loaders = {frozen.rename[name]: (lambda v=var: _variable_array(v)) for name, var in frozen.weights.items()}
     total = weights_mod.weight_bytes(model) + sum(frozen.sizes.values())
-    external = external_data_mb >= 0 and total > external_data_mb * 1e6
+    external = (external_data_mb >= 0 and total > external_data_mb * 1e6) or total > weights_mod.PROTO_LIMIT // 2
     data_path = path.with_name(path.name + ".data")
     if external:
         with weights_mod.DataWriter(data_path) as writer:
@@ -237,7 +237,9 @@ def freeze(concrete: Any, min_elements: int) -> Frozen:
     data = _Freezer(concrete, lower_control_flow=False, aggressive_inlining=True)
     graph_def, _ = c2c._replace_variables_by_constants(data)
     graph_def = tf_loader.fix_freezing_errors_part2(graph_def)
-    inputs = [t.name for t in concrete.inputs if t.dtype != tf.resource]
+    # the function's own arguments; captured tensors were frozen into constants above
+    captured = {inner.name for _, inner in concrete.graph.captures}
+    inputs = [t.name for t in concrete.inputs if t.dtype != tf.resource and t.name not in captured]
     outputs = [t.name for t in concrete.outputs if t.dtype != tf.resource]
     frozen = Frozen(graph_def=graph_def, inputs=inputs, outputs=outputs)
     frozen.rename = tensor_names_from_structed(concrete, inputs, outputs)
