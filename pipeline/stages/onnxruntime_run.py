@@ -91,7 +91,7 @@ def session(
     *,
     profile_dir: Path | None = None,
     notes: list[str] | None = None,
-    low_memory: bool = False,
+    low_memory: bool | None = None,
 ):  # -> ort.InferenceSession
     """An inference session on ``model`` (a proto, or a path: external data is then read from its folder).
 
@@ -103,12 +103,16 @@ def session(
     (ONNX Runtime maps page-aligned external data); with ``extra_outputs``, a copy of its graph
     (weights left in the data file) is written next to it for the session and removed again.
     ``low_memory`` turns off weight pre-packing, which holds a second, re-laid-out copy of every
-    MatMul/Gemm/Conv weight while the session is created.
+    MatMul/Gemm/Conv weight while the session is created; by default it is on for models whose
+    weights are in external data (the large ones).
     """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the CUDA provider's load failure on CPU machines is expected
+    if low_memory is None:
+        graph = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
+        low_memory = any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.graph.initializer)
     if low_memory:
         options.add_session_config_entry("session.disable_prepacking", "1")
     if profile_dir is not None:
