@@ -9,7 +9,7 @@ OUT ?=
 CONFIG ?=
 JOBS ?=
 
-.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table clean bench-speed bench-memory
+.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table conformance clean bench-speed bench-memory
 
 setup: $(STAMP)
 
@@ -52,6 +52,11 @@ lint: $(STAMP)
 
 support-table: $(STAMP)
 	$(PY) -m pipeline support-table --write docs/SUPPORT.md
+
+# ONNX operator conformance of the import stage (onnx's node test cases that ONNX Runtime passes);
+# make conformance ARGS=--baseline   -> also plain onnx2torch, side by side
+conformance: $(STAMP)
+	$(PY) -m pipeline.conformance $(ARGS)
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

@@ -9,7 +9,51 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from custom_ops import pad, reshape, squeeze
+from custom_ops import (
+    activations,
+    attention,
+    batch_norm,
+    binary,
+    bitcast,
+    cast,
+    center_crop_pad,
+    clip,
+    col2im,
+    constant,
+    conv,
+    cumulative,
+    det,
+    dropout,
+    expand,
+    flatten,
+    gather,
+    grid,
+    hardmax,
+    losses,
+    ml,
+    newer_versions,
+    nms,
+    nonzero,
+    normalization,
+    pad,
+    pooling,
+    quantize,
+    reduce,
+    reshape,
+    resize,
+    rotary_embedding,
+    scatter,
+    shape,
+    slice,
+    split,
+    squeeze,
+    tfidf,
+    topk,
+    tree_ensemble,
+    trilu,
+    unary,
+    windows,
+)
 from custom_ops.base import DOMAIN, DOMAIN_VERSION, CustomOp
 from pipeline.registry import Registry
 
@@ -17,6 +61,47 @@ ALL_OPS: tuple[CustomOp, ...] = (
     pad.OP,
     reshape.OP,
     squeeze.OP,
+    # ONNX -> torch converters for the ops and versions onnx2torch lacks or gets wrong
+    activations.OP,
+    attention.OP,
+    batch_norm.OP,
+    binary.OP,
+    bitcast.OP,
+    cast.OP,
+    center_crop_pad.OP,
+    clip.OP,
+    col2im.OP,
+    constant.OP,
+    conv.OP,
+    cumulative.OP,
+    det.OP,
+    dropout.OP,
+    expand.OP,
+    flatten.OP,
+    gather.OP,
+    grid.OP,
+    hardmax.OP,
+    losses.OP,
+    ml.OP,
+    newer_versions.OP,
+    nms.OP,
+    nonzero.OP,
+    normalization.OP,
+    pooling.OP,
+    quantize.OP,
+    reduce.OP,
+    resize.OP,
+    rotary_embedding.OP,
+    scatter.OP,
+    shape.OP,
+    slice.OP,
+    split.OP,
+    tfidf.OP,
+    topk.OP,
+    tree_ensemble.OP,
+    trilu.OP,
+    unary.OP,
+    windows.OP,
 )
 
 
@@ -25,9 +110,9 @@ def torch_converters() -> Registry[tuple[str, str, int], Any]:
     """``(domain, op_type, since_version) -> converter`` for every op in :data:`ALL_OPS`."""
     registry: Registry[tuple[str, str, int], Any] = Registry("torch converter")
     for op in ALL_OPS:
-        for conv in op.torch:
-            for version in conv.versions:
-                registry.add((conv.domain, conv.op_type, version), conv.fn)
+        for converter in op.torch:
+            for version in converter.versions:
+                registry.add((converter.domain, converter.op_type, version), converter.fn)
     return registry
 
 

@@ -63,6 +63,33 @@ class OnnxPad(nn.Module):
         return x
 
 
+class OnnxPadDynamic(nn.Module):
+    """Pad whose pads (or axes) are computed at run time (eager only: torch.export needs them constant)."""
+
+    def __init__(self, mode: str, value: float | None) -> None:
+        super().__init__()
+        self.mode = mode
+        self.value = value
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        pads: torch.Tensor,
+        value: torch.Tensor | None = None,
+        axes: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        rank = x.dim()
+        flat = [int(p) for p in pads.reshape(-1).tolist()]
+        dims = list(range(rank)) if axes is None else [int(a) % rank for a in axes.reshape(-1).tolist()]
+        begins, ends = [0] * rank, [0] * rank
+        half = len(flat) // 2
+        for i, axis in enumerate(dims):
+            begins[axis], ends[axis] = flat[i], flat[half + i]
+        if value is not None and value.numel():
+            return OnnxPad(begins, ends, self.mode, None)(x, value)
+        return OnnxPad(begins, ends, self.mode, self.value)(x)
+
+
 def _convert(node: Any, graph: Any) -> Any:
     from onnx2torch.utils.common import OperationConverterResult
 
@@ -79,8 +106,9 @@ def _convert(node: Any, graph: Any) -> Any:
         axes = None
     else:
         pads_const = constant_input(node, graph, 1)
-        if pads_const is None:
-            raise NotImplementedError("Pad with pads computed at run time")
+        dynamic_axes = len(node.input_values) > 3 and node.input_values[3] and constant_input(node, graph, 3) is None
+        if pads_const is None or dynamic_axes:
+            return OperationConverterResult(torch_module=OnnxPadDynamic(mode, 0.0), onnx_mapping=mapping(node))
         pads = pads_const.astype(np.int64).reshape(-1)
         value = constant_input(node, graph, 2)
         has_value_input = len(node.input_values) > 2 and bool(node.input_values[2])

@@ -35,6 +35,17 @@ class OnnxSqueezeStatic(nn.Module):
         return x.squeeze(tuple(sorted(a % rank for a in self.axes)))
 
 
+class OnnxSqueezeDynamic(nn.Module):
+    """Squeeze/Unsqueeze with axes computed at run time (eager only: torch.export needs them constant)."""
+
+    def __init__(self, unsqueeze: bool) -> None:
+        super().__init__()
+        self.unsqueeze = unsqueeze
+
+    def forward(self, x: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
+        return OnnxSqueezeStatic([int(a) for a in axes.reshape(-1).tolist()], self.unsqueeze)(x)
+
+
 def _converter(unsqueeze: bool) -> Any:
     def convert(node: Any, graph: Any) -> Any:
         from onnx2torch.utils.common import OperationConverterResult
@@ -44,7 +55,7 @@ def _converter(unsqueeze: bool) -> Any:
         elif len(node.input_values) > 1 and node.input_values[1]:
             value = constant_input(node, graph, 1)
             if value is None:
-                raise NotImplementedError("axes computed at run time")
+                return OperationConverterResult(torch_module=OnnxSqueezeDynamic(unsqueeze), onnx_mapping=mapping(node))
             axes = [int(a) for a in value.reshape(-1)]
         else:
             axes = None

@@ -252,7 +252,8 @@ def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> list
         for node in graph.node:
             if len(node.output) == 1:
                 try:
-                    known[node.output[0]] = _evaluate(node, known, shapes)
+                    # a scalar Gather index yields a bare element: keep every value an array
+                    known[node.output[0]] = np.asarray(_evaluate(node, known, shapes), dtype=object)
                 except (_Unknown, IndexError, ValueError, TypeError):
                     pass
         round_changes: list[str] = []

@@ -1,0 +1,135 @@
+"""Resize and Upsample against ONNX Runtime: modes, coordinate transforms, antialias, axes, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.custom_ops.node_cases import assert_exports_with_dynamic_batch, assert_matches_ort, floats, node_model
+
+COORDINATES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "half_pixel_symmetric"]
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+@pytest.mark.parametrize("coordinates", COORDINATES)
+@pytest.mark.parametrize("scales", [[1, 1, 2, 1.5], [1, 1, 0.5, 0.75]])
+@pytest.mark.parametrize("constant", [True, False])
+def test_scales(rng: np.random.Generator, mode: str, coordinates: str, scales: list[float], constant: bool) -> None:
+    x = floats(rng, 1, 2, 4, 6)
+    model, feeds = node_model(
+        "Resize",
+        [("x", x, False), ("roi", None, True), ("scales", np.array(scales, np.float32), constant)],
+        opset=19,
+        mode=mode,
+        coordinate_transformation_mode=coordinates,
+    )
+    assert_matches_ort(model, feeds)
+
+
+@pytest.mark.parametrize("nearest_mode", ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"])
+@pytest.mark.parametrize("sizes", [[1, 1, 7, 5], [1, 1, 3, 2]])
+def test_sizes_nearest(rng: np.random.Generator, nearest_mode: str, sizes: list[int]) -> None:
+    model, feeds = node_model(
+        "Resize",
+        [
+            ("x", floats(rng, 1, 1, 4, 4), False),
+            ("roi", None, True),
+            ("scales", None, True),
+            ("sizes", np.array(sizes, np.int64), True),
+        ],
+        opset=13,
+        mode="nearest",
+        nearest_mode=nearest_mode,
+    )
+    assert_matches_ort(model, feeds)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+def test_antialias_and_axes(rng: np.random.Generator, mode: str) -> None:
+    model, feeds = node_model(
+        "Resize",
+        [
+            ("x", floats(rng, 1, 2, 8, 8), False),
+            ("roi", None, True),
+            ("scales", np.array([0.5, 0.4], np.float32), True),
+        ],
+        opset=18,
+        mode=mode,
+        antialias=1,
+        axes=[2, 3],
+    )
+    assert_matches_ort(model, feeds)
+
+
+@pytest.mark.parametrize("policy", ["not_larger", "not_smaller"])
+def test_keep_aspect_ratio(rng: np.random.Generator, policy: str) -> None:
+    model, feeds = node_model(
+        "Resize",
+        [
+            ("x", floats(rng, 1, 1, 4, 6), False),
+            ("roi", None, True),
+            ("scales", None, True),
+            ("sizes", np.array([5, 5], np.int64), True),
+        ],
+        opset=18,
+        mode="linear",
+        axes=[2, 3],
+        keep_aspect_ratio_policy=policy,
+    )
+    assert_matches_ort(model, feeds)
+
+
+def test_crop_and_resize_with_extrapolation(rng: np.random.Generator) -> None:
+    roi = np.array([0, 0, -0.2, 0.4, 1, 1, 0.6, 1.3], np.float32)
+    model, feeds = node_model(
+        "Resize",
+        [
+            ("x", floats(rng, 1, 1, 4, 4), False),
+            ("roi", roi, True),
+            ("scales", None, True),
+            ("sizes", np.array([1, 1, 3, 3], np.int64), True),
+        ],
+        opset=13,
+        mode="linear",
+        coordinate_transformation_mode="tf_crop_and_resize",
+        extrapolation_value=10.0,
+    )
+    assert_matches_ort(model, feeds)
+
+
+def test_integer_image(rng: np.random.Generator) -> None:
+    x = rng.integers(0, 255, (1, 3, 4, 4)).astype(np.uint8)
+    model, feeds = node_model(
+        "Resize",
+        [("x", x, False), ("roi", None, True), ("scales", np.array([1, 1, 2, 2], np.float32), True)],
+        opset=19,
+        mode="nearest",
+    )
+    assert_matches_ort(model, feeds)
+
+
+@pytest.mark.parametrize("op", ["Upsample", "Resize10"])
+def test_legacy_nearest(rng: np.random.Generator, op: str) -> None:
+    scales = np.array([1, 1, 2, 3], np.float32)
+    model, feeds = node_model(
+        "Upsample" if op == "Upsample" else "Resize",
+        [("x", floats(rng, 1, 1, 2, 2), False), ("scales", scales, True)],
+        opset=9 if op == "Upsample" else 10,
+        mode="nearest",
+    )
+    assert_matches_ort(model, feeds)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_exports_with_dynamic_batch(rng: np.random.Generator, mode: str) -> None:
+    model, feeds = node_model(
+        "Resize",
+        [
+            ("x", floats(rng, 1, 3, 5, 4), False),
+            ("roi", None, True),
+            ("scales", np.array([1, 1, 2, 2], np.float32), True),
+        ],
+        opset=19,
+        mode=mode,
+    )
+    assert_exports_with_dynamic_batch(model, feeds)
