@@ -9,7 +9,7 @@ OUT ?=
 CONFIG ?=
 JOBS ?=
 
-.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table conformance clean bench-speed
+.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table conformance clean bench-speed bench-memory
 
 setup: $(STAMP)
 
@@ -64,3 +64,7 @@ clean:
 # Speed of converted models vs the same architecture hand-written in torchvision, and ONNX Runtime
 bench-speed: $(STAMP)
 	$(PY) scripts/bench_speed.py
+
+# peak memory per process against weight bytes: VGG16 and a ~3 GB model (each process capped at 8 GB)
+bench-memory: $(STAMP)
+	$(PY) scripts/bench_memory.py

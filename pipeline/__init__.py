@@ -72,12 +72,16 @@ def validate(source: Any, onnx_file: Any, torch_file: Any = None, out_dir: Any =
     return validate_artifacts(source, onnx_file, torch_file, out_dir, **kwargs)
 
 
-def onnx_to_torch(model: onnx.ModelProto, layers: list[str] | None = None) -> torch.nn.Module:
-    """The fixups + import stage alone: an ONNX model in, a ``torch.nn.Module`` (fx GraphModule) out."""
+def onnx_to_torch(model: onnx.ModelProto, layers: list[str] | None = None, model_dir: Any = None) -> torch.nn.Module:
+    """The fixups + import stage alone: an ONNX model in, a ``torch.nn.Module`` (fx GraphModule) out.
+
+    ``model_dir`` is the folder external data is read from, for a model loaded with
+    ``onnx.load(path, load_external_data=False)`` (large models: weights are read one at a time).
+    """
     from pipeline.fixups import DEFAULT_FIXUPS, FixupContext, run_fixups
     from pipeline.onnx_utils import graph_input_specs
     from pipeline.stages.importer import import_model
 
-    context = FixupContext(inputs=graph_input_specs(model), layers=list(layers or []))
+    context = FixupContext(inputs=graph_input_specs(model), layers=list(layers or []), model_dir=model_dir)
     fixed, _ = run_fixups(model, DEFAULT_FIXUPS, context)
-    return import_model(fixed, layers).module
+    return import_model(fixed, layers, model_dir=model_dir).module

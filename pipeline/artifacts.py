@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,9 +110,8 @@ def adopt_onnx(given: str | Path, dest: Path, specs: list[TensorSpec], outputs: 
     Names that already match are kept; otherwise inputs (outputs) are matched by position when
     their counts agree. Anything else is an :class:`InputSpecError` naming both sides.
     """
-    import onnx
-
-    from pipeline.onnx_utils import load
+    from pipeline.config import ConversionConfig
+    from pipeline.onnx_utils import copy_model, load
 
     given = Path(given)
     if not given.is_file():
@@ -137,15 +135,13 @@ def adopt_onnx(given: str | Path, dest: Path, specs: list[TensorSpec], outputs: 
         renames.update(pairs)
         matched = ", ".join(f"{h} -> {w}" for h, w in pairs)
         notes.append(f"ONNX {kind} matched to the source model's by position: {matched}")
-    if not renames:
-        shutil.copyfile(given, dest)
-        return notes
     for value in [*model.graph.input, *model.graph.output]:
         value.name = renames.get(value.name, value.name)
     for node in model.graph.node:
         node.input[:] = [renames.get(n, n) for n in node.input]
         node.output[:] = [renames.get(n, n) for n in node.output]
-    onnx.save(model, str(dest))
+    # weights are copied tensor by tensor, into model.onnx.data when large (or external already)
+    copy_model(model, given.parent, dest, ConversionConfig.external_data_mb)
     return notes
 
 

@@ -67,6 +67,9 @@ class ConversionConfig:
     custom_objects: tuple[str, ...] = ()
     timeout_s: float = 900.0
     memory_gb: float | None = None
+    # Weights adding up to more than this many MB are written as ONNX external data
+    # (model.onnx + model.onnx.data); 0: always, a negative value: never (2 GB at most).
+    external_data_mb: float = 256.0
     base_dir: str | None = None  # folder relative sources are resolved against
 
     def tolerance_for(self, output: str) -> Tolerance:
@@ -95,6 +98,7 @@ MODEL_KEYS: dict[str, str] = {
     "custom_objects": "strlist",
     "timeout_s": "number",
     "memory_gb": "number",
+    "external_data_mb": "number",
 }
 TOLERANCE_KEYS = ("atol", "rtol")
 INPUT_KEYS = ("shape", "dtype", "low", "high")

@@ -63,6 +63,8 @@ class ExportResult:
     logits_outputs: list[str] = field(default_factory=list)  # outputs behind a softmax
     layers: list[str] = field(default_factory=list)  # Keras layer names, for error locations
     fixups: list[FixupRecord] = field(default_factory=list)  # trace fixups that changed the TF function
+    weight_bytes: int = 0  # bytes of the ONNX model's initializers
+    notes: list[str] = field(default_factory=list)  # how the weights were attached
     versions: dict[str, str] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     has_reference: bool = True  # TensorFlow outputs were computed

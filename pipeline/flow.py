@@ -268,6 +268,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
     finally:
         if conv.source.kind is SourceKind.OBJECT:
             _OBJECTS.pop(int(conv.source.spec), None)
+        _record_own_peak(conv)
 
     report = build_report(conv)
     target = out_dir if out_dir is not None else ws.root
@@ -296,6 +297,13 @@ def _record_worker(conv: Conversion, name: str, run: Any) -> None:
     conv.peak_rss_mb[name] = round(run.peak_rss_mb, 1)
 
 
+def _record_own_peak(conv: Conversion) -> None:
+    """This process's peak resident memory (fixups, ONNX Runtime, validation; in-process stages too)."""
+    import resource
+
+    conv.peak_rss_mb["orchestrator"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def tensorflow_stage(conv: Conversion) -> None:
     run = call(
         "tensorflow",
@@ -308,6 +316,7 @@ def tensorflow_stage(conv: Conversion) -> None:
     _record_worker(conv, "tensorflow", run)
     conv.export = from_json(ExportResult, run.result)
     conv.stages.extend(conv.export.stages)
+    conv.notes.extend(conv.export.notes)
     if "onnx" in conv.given:  # validate: the given ONNX file stands in for the export
         from pipeline.artifacts import adopt_onnx
 
@@ -330,25 +339,23 @@ def onnx_source_stage(conv: Conversion) -> None:
         else:
             sets = inputs_mod.make_input_sets(specs, conv.config)
         inputs_mod.save_sets(ws.inputs, sets)
-        shutil.copyfile(conv.source.spec, ws.onnx_raw)
+        onnx_utils.copy_model(model, Path(conv.source.spec).parent, ws.onnx_raw, conv.config.external_data_mb)
     conv.export = ExportResult(
         model_name=conv.name, inputs=specs, outputs=onnx_utils.output_names(model), has_reference=False
     )
 
 
 def fixups_stage(conv: Conversion) -> None:
-    import onnx
-
     from pipeline import onnx_utils
     from pipeline.fixups import DEFAULT_FIXUPS, FixupContext, run_fixups
 
     assert conv.export is not None
     with timed(conv.stages, "fixups"):
         model = onnx_utils.load(conv.workspace.onnx_raw, stage="fixups")
-        context = FixupContext(inputs=conv.export.inputs, layers=conv.export.layers)
+        context = FixupContext(inputs=conv.export.inputs, layers=conv.export.layers, model_dir=conv.workspace.root)
         fixed, records = run_fixups(model, DEFAULT_FIXUPS, context, copy=False)
         conv.fixups = [*conv.export.fixups, *records]  # trace fixups (TensorFlow side) first
-        onnx.save(fixed, str(conv.workspace.onnx_fixed))
+        onnx_utils.save(fixed, conv.workspace.onnx_fixed)
         probe_model = onnx_utils.load(ort_model(conv), stage="fixups") if conv.given else fixed
         conv.probes = _logits_probes(probe_model, conv.export.logits_outputs)
 
@@ -489,11 +496,10 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
         else:
             sets = inputs_mod.make_input_sets(specs, config)
         inputs_mod.save_sets(ws.inputs, sets)
-    trace_fixups: list[FixupRecord] = []
+    exported = None
     if not request.get("skip_export"):
         with timed(stages, "export"):
-            model, trace_fixups = export_onnx(loaded, config.opset)
-            onnx.save(model, str(ws.onnx_raw))
+            exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
     with timed(stages, "tf_reference"):
         outputs: dict[str, np.ndarray] = {}
         for set_name, arrays in sets.items():
@@ -514,7 +520,9 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
         outputs=loaded.outputs,
         logits_outputs=loaded.logits_outputs if config.compare_logits else [],
         layers=loaded.layers,
-        fixups=trace_fixups,
+        fixups=exported.trace_fixups if exported else [],
+        weight_bytes=exported.weight_bytes if exported else 0,
+        notes=exported.changes if exported else [],
         stages=stages,
         versions={
             "tensorflow": tf.__version__,
@@ -534,6 +542,7 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
     import onnx
     import torch
 
+    from pipeline import onnx_utils
     from pipeline.context import TensorSpec
     from pipeline.inputs import load_sets
     from pipeline.stages.importer import capture, import_model
@@ -544,8 +553,8 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
     specs = [from_json(TensorSpec, s) for s in request["inputs"]]
     stages: list[StageRecord] = []
     with timed(stages, "import"):
-        model = onnx.load(str(ws.onnx_fixed))
-        imported = import_model(model, request.get("layers"))
+        model = onnx_utils.load(ws.onnx_fixed, stage="import")
+        imported = import_model(model, request.get("layers"), model_dir=ws.root)
         ws.scratch.mkdir(parents=True, exist_ok=True)  # for localisation: ONNX node -> torch submodule
         (ws.scratch / "onnx_modules.json").write_text(json.dumps(imported.node_modules), encoding="utf-8")
     sets = load_sets(ws.inputs)

@@ -16,11 +16,62 @@ MAX_ORT_IR_VERSION = 13
 
 
 def load(path: str | Path, stage: str = "load") -> onnx.ModelProto:
-    """Read an ONNX file, turning protobuf errors into :class:`NotAModelError`."""
+    """Read an ONNX file's graph, turning protobuf errors into :class:`NotAModelError`.
+
+    External data stays on disk: such initializers keep their file references, and
+    :func:`pipeline.weights.read` reads one when it is needed (relative to ``path``'s folder).
+    """
     try:
-        return onnx.load(str(path), load_external_data=True)
+        return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # google.protobuf.message.DecodeError and friends
         raise NotAModelError(f"{path} is not a valid ONNX model: {exc}", stage=stage) from None
+
+
+def save(model: onnx.ModelProto, path: str | Path) -> None:
+    """Write ``model`` to ``path``; never past protobuf's 2 GB limit.
+
+    Initializers already in external data keep their references (the data files must sit in
+    ``path``'s folder). When the model uses external data already, or its inline tensors would
+    take it past the limit, inline tensors of 1 KB or more are moved to ``<path>.data``.
+    """
+    from pipeline import weights
+
+    path = Path(path)
+    inline = sum(weights.nbytes(t) for t in model.graph.initializer if not weights.is_external(t))
+    has_external = any(True for _ in weights.external_tensors(model))
+    large_inline = any(
+        not weights.is_external(t) and weights.nbytes(t) >= weights.MIN_EXTERNAL_BYTES for t in model.graph.initializer
+    )
+    if (has_external and large_inline) or inline > weights.PROTO_LIMIT // 2:
+        data = path.with_name(path.name + ".data")
+        if data.name in weights.data_files(model):
+            raise ValueError(f"{data} is already referenced by the model; save to another path")
+        with weights.DataWriter(data) as writer:
+            weights.externalize_large(model, writer)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(model.SerializeToString())
+    tmp.replace(path)
+
+
+def copy_model(model: onnx.ModelProto, source_dir: Path, path: Path, external_data_mb: float) -> None:
+    """Write ``model`` (its external data under ``source_dir``) to ``path``, weights next to it.
+
+    Weights go to ``<path>.data`` when they add up to more than ``external_data_mb`` MB or the
+    source already kept them outside; they are copied one tensor at a time.
+    """
+    from pipeline import weights
+
+    path = Path(path)
+    total = weights.weight_bytes(model)
+    external = any(True for _ in weights.external_tensors(model)) or total > weights.PROTO_LIMIT // 2
+    external = external or (external_data_mb >= 0 and total > external_data_mb * 1e6)
+    if external:
+        with weights.DataWriter(path.with_name(path.name + ".data")) as writer:
+            weights.relocate(model, Path(source_dir), writer)
+    else:
+        weights.relocate(model, Path(source_dir), None)
+    save(model, path)
 
 
 def iter_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:

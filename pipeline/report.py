@@ -45,6 +45,7 @@ def build_report(conv: Conversion) -> dict[str, Any]:
     artifacts = {}
     if conv.error is None:
         artifacts = {k: v for k, v in ARTIFACTS.items() if (conv.workspace.root / v).exists()}
+        artifacts.update(_data_files(conv.workspace.root))
     return {
         "schema_version": SCHEMA_VERSION,
         "name": conv.name,
@@ -73,6 +74,15 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "error": error,
         "batch": conv.batch,
     }
+
+
+def _data_files(root: Path) -> dict[str, str]:
+    """ONNX external data files (weights of large models): ``model.onnx.data`` is ``onnx_data``."""
+    found = {}
+    for path in sorted(root.glob("*.onnx.data")):
+        key = path.name.removesuffix(".onnx.data").replace("model_fixed", "onnx_fixed").replace("model", "onnx")
+        found[f"{key}_data"] = path.name
+    return found
 
 
 def write_report(report: dict[str, Any], json_path: Path, md_path: Path) -> None:

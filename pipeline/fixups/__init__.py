@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pipeline.fixups import (
     fold_shapes,
-    freeze_captures,
     inline_xla_calls,
     ir_version,
     lower_conditionals,
@@ -20,10 +19,10 @@ from pipeline.fixups.base import Fixup, FixupContext, run_fixups
 from pipeline.fixups.trace import TraceFixup
 from pipeline.registry import Registry
 
-# Run on the traced TensorFlow function, before tf2onnx (the information is gone after it).
+# Run on the traced TensorFlow function, before the export freezes it for tf2onnx (the
+# information is gone after it). Captured tensors (Keras 3 Normalization statistics) need no
+# fixup: the export's own freezing turns them into constants (pipeline/stages/export.py).
 TRACE_FIXUPS: tuple[TraceFixup, ...] = (
-    # captured tensors (Keras 3 Normalization statistics) would become ONNX graph inputs
-    TraceFixup.of(freeze_captures.freeze_captured_tensors),
     # jit_compile functions (Keras 3 grouped convolutions) would stay StatefulPartitionedCall nodes
     TraceFixup.of(inline_xla_calls.inline_xla_calls),
     # tf2onnx misaligns the branch shapes of a functional If (tf.cond); its Switch/Merge path does not

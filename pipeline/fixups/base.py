@@ -4,6 +4,9 @@ A fixup handles one quirk of one tool (tf2onnx, onnx2torch, onnxruntime). It ret
 human-readable changes; an empty list means it declined. :func:`run_fixups` copies the exported
 model once, runs the fixups in their explicit order, and checks the result with
 ``onnx.checker``; a fixup that raises is reported by name together with the ones before it.
+
+The model a fixup sees holds the graph only when its weights are in external data (large models
+always are): initializers then carry file references, and :meth:`FixupContext.array` reads one.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import onnx
 
 from pipeline.context import FixupRecord, TensorSpec
@@ -29,6 +34,18 @@ class FixupContext:
     layers: list[str] = field(default_factory=list)
     # (domain, op_type, since_version) -> a torch converter exists; None: custom_ops + onnx2torch
     supported: Callable[[str, str, int], bool] | None = None
+    model_dir: Path | None = None  # the model file's folder: external data is read relative to it
+
+    def array(self, tensor: onnx.TensorProto) -> np.ndarray:
+        """An initializer's value, whether inline or in external data (large weights usually are).
+
+        Fixups must not inline large tensors back: a new or changed large initializer is written
+        to external data when the model is saved, but reading every weight into memory defeats
+        the point of keeping them outside.
+        """
+        from pipeline.weights import read
+
+        return read(tensor, self.model_dir)
 
 
 FixupFn = Callable[[onnx.ModelProto, FixupContext], list[str]]

@@ -61,16 +61,6 @@ def run_trace_fixups(function: Any, fixups: Sequence[TraceFixup]) -> tuple[Any, 
     return function, records
 
 
-class Traced:
-    """What ``tf2onnx.convert.from_function`` needs of a ``tf.function``: its concrete function."""
-
-    def __init__(self, concrete: Any) -> None:
-        self.concrete = concrete
-
-    def get_concrete_function(self, *args: Any, **kwargs: Any) -> Any:
-        return self.concrete
-
-
 def freeze(function: Any, lower_control_flow: bool = False) -> Any:
     """``function`` with variables and captured tensors turned into constants, calls inlined.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,9 +61,10 @@ def _transparent(node: onnx.NodeProto, opset: int) -> bool:
 
 
 class _Graph:
-    def __init__(self, model: onnx.ModelProto) -> None:
+    def __init__(self, model: onnx.ModelProto, read: Callable[[onnx.TensorProto], np.ndarray]) -> None:
         graph = model.graph
         self.model = model
+        self.read = read  # initializer values, external data included
         self.nodes = list(graph.node)  # one wrapper per node, so identity comparisons hold
         self.producer = {o: n for n in self.nodes for o in n.output}
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
@@ -79,7 +81,7 @@ class _Graph:
 
     def constant(self, name: str) -> np.ndarray | None:
         tensor = self.constants.get(name)
-        return None if tensor is None else numpy_helper.to_array(tensor)
+        return None if tensor is None else self.read(tensor)
 
 
 def _subgraph_reads(graph: onnx.GraphProto) -> set[str]:
@@ -273,8 +275,9 @@ def cancel_transposes(model: onnx.ModelProto, context: FixupContext) -> list[str
     """
     changes = []
     before, regions = _count(model), 0
+    read = context.array if context is not None else numpy_helper.to_array
     for _ in range(MAX_ROUNDS):
-        g = _Graph(model)
+        g = _Graph(model, read)
         taken = {i.name for i in model.graph.initializer} | set(g.producer)
         done = False
         for node in g.nodes:

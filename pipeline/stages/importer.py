@@ -7,7 +7,9 @@ lacks, fixes for ones it gets wrong) and then from onnx2torch's registry, both k
 * looks up every node's converter before building anything, so one run names *every* op it
   cannot convert (node, op, opset, Keras layer);
 * keeps float initializers as trainable parameters with readable names;
-* records which fx node produces each ONNX tensor, for capturing intermediates.
+* records which fx node produces each ONNX tensor, for capturing intermediates;
+* reads weights from the model's external data file one tensor at a time, when a converter
+  asks for them (the graph proto never holds them), and infers shapes on the graph alone.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import getitem
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import defs
 from onnx2torch.node_converters.registry import _CONVERTER_REGISTRY, OperationDescription
 from onnx2torch.onnx_graph import OnnxGraph, ValueType
+from onnx2torch.onnx_tensor import OnnxTensor
 from onnx2torch.utils.common import OperationConverterResult
 from torch import fx, nn
 
+from pipeline import weights
 from pipeline.errors import Location, UnsupportedError
 from pipeline.layers import layer_of
+from pipeline.onnx_utils import infer_shapes
 
 STAGE = "import"
 Converter = Callable[[Any, OnnxGraph], OperationConverterResult]
@@ -41,6 +48,17 @@ class ImportResult:
     module: fx.GraphModule
     tensor_nodes: dict[str, str] = field(default_factory=dict)  # ONNX tensor -> fx node name
     node_modules: dict[str, str] = field(default_factory=dict)  # ONNX node name -> torch submodule name
+
+
+class _StoredTensor(OnnxTensor):
+    """An initializer whose data stays in the external data file until a converter reads it."""
+
+    def __init__(self, proto: onnx.TensorProto, model_dir: Path | None) -> None:
+        super().__init__(proto)
+        self._model_dir = model_dir
+
+    def to_numpy(self) -> np.ndarray:
+        return weights.read(self._proto, self._model_dir)
 
 
 class _Initializers(nn.Module):
@@ -104,8 +122,13 @@ def unsupported_nodes(model: onnx.ModelProto, layers: list[str] | None = None) -
     return missing
 
 
-def import_model(model: onnx.ModelProto, layers: list[str] | None = None) -> ImportResult:
-    """Convert ``model`` (already fixed up) into an fx GraphModule."""
+def import_model(
+    model: onnx.ModelProto, layers: list[str] | None = None, *, model_dir: str | Path | None = None
+) -> ImportResult:
+    """Convert ``model`` (already fixed up) into an fx GraphModule.
+
+    ``model_dir`` is the folder of the model file, where its external data (if any) lives.
+    """
     missing = unsupported_nodes(model, layers)
     if missing:
         ops = sorted({f"{loc.op}-{loc.opset}" for loc in missing})
@@ -116,9 +139,12 @@ def import_model(model: onnx.ModelProto, layers: list[str] | None = None) -> Imp
             hint="add a converter in custom_ops/ (see docs/SUPPORT.md for what is covered)",
         )
 
-    from onnx2torch.utils.safe_shape_inference import safe_shape_inference
-
-    model = safe_shape_inference(model)  # converters read input ranks/shapes from value_info
+    work = onnx.ModelProto()
+    work.CopyFrom(model)  # the graph (weights too when inline; large models keep them external)
+    model = work
+    known = {v.name for v in model.graph.value_info}
+    # converters read input ranks/shapes from value_info; inferred without the weights
+    model.graph.value_info.extend(v for v in infer_shapes(model).graph.value_info if v.name not in known)
     opsets = {entry.domain or "": entry.version for entry in model.opset_import}
     initializer_names = {i.name for i in model.graph.initializer}
     graph_inputs = [i for i in model.graph.input if i.name not in initializer_names]
@@ -126,6 +152,10 @@ def import_model(model: onnx.ModelProto, layers: list[str] | None = None) -> Imp
     model.graph.input.extend(graph_inputs)
     onnx_graph = OnnxGraph(model.graph)
     onnx_graph.opsets = opsets  # type: ignore[attr-defined]  # for control-flow converters' subgraphs
+    base_dir = Path(model_dir) if model_dir is not None else None
+    for tensor in model.graph.initializer:
+        if weights.is_external(tensor):
+            onnx_graph._initializers[tensor.name] = _StoredTensor(tensor, base_dir)
 
     fx_graph = fx.Graph()
     root = nn.Module()

@@ -232,7 +232,7 @@ def walk_ort_torch(
         method="every ONNX node's output: ONNX Runtime intermediates vs the torch program's",
         device=device,
     )
-    model = onnx.load(str(onnx_path))
+    model = onnx.load(str(onnx_path), load_external_data=False)  # weights stay in external data
     module = load_program(pt2_path).module()
     if device != "cpu":
         module = module.to(device)
@@ -261,7 +261,7 @@ def walk_ort_torch(
     agreed: dict[str, bool] = {}
     order = input_order or [i.name for i in _real_inputs(model)]
     inputs = [torch.from_numpy(np.ascontiguousarray(feeds[name])).to(device) for name in order]
-    for chunk in chunked_intermediates(model, list(by_tensor), feeds, sizes, budget_bytes):
+    for chunk in chunked_intermediates(onnx_path, list(by_tensor), feeds, sizes, budget_bytes):
         wanted = {by_tensor[t][2] for t in chunk}
         values = _capture(module, inputs, wanted)
         for tensor, ort_value in chunk.items():
@@ -455,7 +455,7 @@ def walk_tf_ort(
         method="every Keras layer's output: TensorFlow layer outputs vs the ONNX tensor leaving the layer's scope",
         device="cpu",
     )
-    model = onnx.load(str(onnx_path))
+    model = onnx.load(str(onnx_path), load_external_data=False)  # weights stay in external data
     layers, inbound, outputs_of = _keras_graph(keras_model)
     names = [str(layer.name) for layer in keras_model.layers]
     scopes = layer_tensors(model, names)
@@ -518,7 +518,7 @@ def walk_tf_ort(
         del sub
         tensors = [t for name in group for t in candidates[name]]
         ort_values: dict[str, np.ndarray] = {}
-        for chunk in chunked_intermediates(model, tensors, feeds, onnx_sizes, budget_bytes):
+        for chunk in chunked_intermediates(onnx_path, tensors, feeds, onnx_sizes, budget_bytes):
             ort_values.update(chunk)
         for name in group:
             references = [(name, tf_values[name])] + [(n, tf_values[n]) for n in absorbs[name]]
@@ -559,20 +559,22 @@ def walk_tf_ort(
             {"node": n, "op": scopes[layer]["ops"][n]} for n in nodes[:TRAIL_NODES_IN_LAYER]
         ]
         keras_layers = [by_name[layer]] + [by_name[f] for f in fused_into.get(layer, [])]
-        suspects = weight_suspects(model, nodes, keras_layers)
+        suspects = weight_suspects(model, nodes, keras_layers, model_dir=onnx_path.parent)
         if suspects:
             result.first_divergence["suspect_nodes"] = suspects
     return result
 
 
-def weight_suspects(model: onnx.ModelProto, nodes: list[str], keras_layers: list[Any]) -> list[dict[str, Any]]:
+def weight_suspects(
+    model: onnx.ModelProto, nodes: list[str], keras_layers: list[Any], model_dir: Path | None = None
+) -> list[dict[str, Any]]:
     """Nodes among ``nodes`` holding a weight that matches none of the Keras layers' own weights.
 
     tf2onnx transposes kernels, so values are compared as sorted multisets of the same size. A
     weight tf2onnx computed (a BatchNormalization folded into a Conv) also matches nothing; the
     report says so. Only nodes whose every float weight matches are cleared.
     """
-    from onnx import numpy_helper
+    from pipeline.weights import read
 
     keras_weights: list[tuple[str, np.ndarray]] = []
     for layer in keras_layers:
@@ -590,7 +592,7 @@ def weight_suspects(model: onnx.ModelProto, nodes: list[str], keras_layers: list
             init = initializers.get(name)
             if init is None or init.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
                 continue
-            value = numpy_helper.to_array(init)
+            value = read(init, model_dir)  # external data is read from ``model_dir``
             if value.size < 2:
                 continue
             flat = np.sort(value, axis=None)

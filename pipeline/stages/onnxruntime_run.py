@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 from collections import Counter
@@ -73,7 +74,8 @@ def wanted_providers() -> list[tuple[str, dict[str, str]]]:
 
 
 def _with_outputs(model: onnx.ModelProto | Path, extra_outputs: list[str]) -> onnx.ModelProto:
-    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+    """A copy of the graph (weights stay in external data) that also outputs ``extra_outputs``."""
+    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
     probe = onnx.ModelProto()
     probe.CopyFrom(proto)
     existing = {o.name for o in probe.graph.output}
@@ -89,22 +91,42 @@ def session(
     *,
     profile_dir: Path | None = None,
     notes: list[str] | None = None,
+    low_memory: bool | None = None,
 ):  # -> ort.InferenceSession
-    """An inference session on ``model`` (a proto, or a path for models with external data).
+    """An inference session on ``model`` (a proto, or a path: external data is then read from its folder).
 
     ``extra_outputs`` are intermediate tensors to expose as outputs; ``profile_dir`` switches
     ONNX Runtime's profiler on (see :func:`node_placement`). If the CUDA provider fails to start,
     the session is made on the CPU provider and a note says so.
+
+    A model on disk is opened by path, so its weights are never copied into a protobuf message
+    (ONNX Runtime maps page-aligned external data); with ``extra_outputs``, a copy of its graph
+    (weights left in the data file) is written next to it for the session and removed again.
+    ``low_memory`` turns off weight pre-packing, which holds a second, re-laid-out copy of every
+    MatMul/Gemm/Conv weight while the session is created; by default it is on for models whose
+    weights are in external data (the large ones).
     """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the CUDA provider's load failure on CPU machines is expected
+    if low_memory is None:
+        graph = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
+        low_memory = any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.graph.initializer)
+    if low_memory:
+        options.add_session_config_entry("session.disable_prepacking", "1")
     if profile_dir is not None:
         options.enable_profiling = True
         options.profile_file_prefix = str(profile_dir / "ort_profile")
+    probe_path = None
     if extra_outputs:
-        model = _with_outputs(model, extra_outputs)
+        probe = _with_outputs(model, extra_outputs)
+        if isinstance(model, onnx.ModelProto):
+            model = probe
+        else:  # next to the model, so that its external data resolves
+            probe_path = Path(model).with_name(f".probe-{os.getpid()}-{Path(model).name}")
+            probe_path.write_bytes(probe.SerializeToString())
+            model = probe_path
     payload = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
     providers = wanted_providers()
@@ -127,6 +149,9 @@ def session(
             stage=STAGE,
             location=Location(node=node) if node else None,
         ) from None
+    finally:
+        if probe_path is not None:
+            probe_path.unlink(missing_ok=True)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -182,8 +207,9 @@ def run(model: onnx.ModelProto | Path, sets: InputSets, probes: list[str] | None
     main_names = [o.name for o in proto.graph.output]
     profile_dir = Path(tempfile.mkdtemp(prefix="k2t-ort-profile-"))
     notes: list[str] = []
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
     try:
-        sess = session(model, probes, profile_dir=profile_dir, notes=notes)
+        sess = session(model, probes, profile_dir=profile_dir, notes=notes, low_memory=external)
         output_names = [o.name for o in sess.get_outputs()]
         result = OrtRun(outputs={}, providers=list(sess.get_providers()), notes=notes)
         for set_name, arrays in sets.items():

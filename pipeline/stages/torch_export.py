@@ -94,20 +94,63 @@ def _export_error(exc: BaseException, module: nn.Module, onnx_of: dict[str, str]
 
 def save(program: Any, pt2: Path, weights: Path) -> tuple[int, int]:
     """Write the program and its weights; returns (parameter count, weight bytes)."""
-    from safetensors.torch import save_file
-
     torch.export.save(program, str(pt2))
-    state = {}
-    seen: dict[int, str] = {}
-    for name, tensor in program.state_dict.items():
-        tensor = tensor.detach()
-        key = tensor.untyped_storage().data_ptr()
-        state[name] = tensor.clone().contiguous() if key in seen else tensor.contiguous()
-        seen.setdefault(key, name)
-    save_file(state, str(weights), metadata={"format": "pt"})
-    params = sum(int(t.numel()) for t in program.state_dict.values())
-    nbytes = sum(int(t.numel() * t.element_size()) for t in program.state_dict.values())
+    state = program.state_dict
+    write_safetensors(weights, state, metadata={"format": "pt"})
+    params = sum(int(t.numel()) for t in state.values())
+    nbytes = sum(int(t.numel() * t.element_size()) for t in state.values())
     return params, nbytes
+
+
+_SAFETENSORS_DTYPES = {
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write ``tensors`` in the safetensors format, one tensor at a time.
+
+    ``safetensors.torch.save_file`` first turns every tensor into ``bytes`` (the whole model again
+    in memory); this writes the same file layout (8-byte header size, JSON header, raw
+    little-endian data) straight from each tensor's memory. Tensors that share storage are each
+    written whole, as safetensors requires.
+    """
+    import json
+    import struct
+
+    header: dict[str, Any] = {"__metadata__": dict(metadata)} if metadata else {}
+    offset = 0
+    ordered = sorted(tensors.items())
+    for name, tensor in ordered:
+        if tensor.dtype not in _SAFETENSORS_DTYPES:
+            raise TypeError(f"tensor '{name}' has dtype {tensor.dtype}, which safetensors cannot store")
+        size = tensor.numel() * tensor.element_size()
+        header[name] = {
+            "dtype": _SAFETENSORS_DTYPES[tensor.dtype],
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    encoded += b" " * (-len(encoded) % 8)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)))
+        handle.write(encoded)
+        for _, tensor in ordered:
+            flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+            if flat.numel():
+                handle.write(memoryview(flat.view(torch.uint8).numpy()))
+    tmp.replace(path)
 
 
 def run_program(

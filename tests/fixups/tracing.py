@@ -34,14 +34,17 @@ def run_traced(function: Any, *arrays: np.ndarray) -> np.ndarray:
 
 def export(model: Any, opset: int = 17) -> Any:
     """The ONNX model the pipeline's export stage produces for ``model`` (trace fixups included)."""
+    import tempfile
+    from pathlib import Path
+
     from pipeline.config import ConversionConfig
     from pipeline.sources import Source, SourceKind
     from pipeline.stages.export import export_onnx
     from pipeline.stages.load import load_model
 
     loaded = load_model(Source(SourceKind.OBJECT, "0"), ConversionConfig(), model)
-    onnx_model, _ = export_onnx(loaded, opset)
-    return onnx_model
+    with tempfile.TemporaryDirectory() as folder:  # small test models: weights stay inline
+        return export_onnx(loaded, opset, Path(folder) / "model.onnx").model
 
 
 def run_onnx(model: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
