@@ -19,8 +19,6 @@ ISSUE_LIST = [
     "InceptionV3", "InceptionResNetV2", "Xception", "NASNetMobile", "EfficientNetB0", "EfficientNetV2B0",
     "ConvNeXtTiny", "VGG16",
 ]  # fmt: skip
-# tf2onnx's export of VGG16's 138M weights needs more than this machine's memory today
-NEEDS_BOUNDED_EXPORT = {"VGG16"}
 
 
 def test_zoo_config_lists_every_model() -> None:
@@ -35,8 +33,6 @@ def test_zoo_config_lists_every_model() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ISSUE_LIST)
 def test_zoo_model_converts(name: str, tmp_path: Path) -> None:
-    if name in NEEDS_BOUNDED_EXPORT:
-        pytest.skip("the tf2onnx export of VGG16 exceeds the memory cap until the export is memory-bounded")
     config = next(m for m in load_batch(ZOO).models if m.name == name)
     result = pipeline.convert(config.source, tmp_path / name, config, isolate=True, raise_on_error=False)
     assert_converted(result)
