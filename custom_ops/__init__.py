@@ -22,14 +22,21 @@ from custom_ops import (
     constant,
     conv,
     cumulative,
+    depth_to_space,
     det,
     dropout,
+    erfc,
+    euclidean_norm,
     expand,
     flatten,
     gather,
     grid,
+    gru,
     hardmax,
+    if_,
+    loop,
     losses,
+    lstm,
     ml,
     newer_versions,
     nms,
@@ -41,6 +48,8 @@ from custom_ops import (
     reduce,
     reshape,
     resize,
+    reverse_sequence,
+    rnn,
     rotary_embedding,
     scatter,
     shape,
@@ -61,6 +70,16 @@ ALL_OPS: tuple[CustomOp, ...] = (
     pad.OP,
     reshape.OP,
     squeeze.OP,
+    # what the zoo, recurrent and custom-layer models need beyond onnx2torch (TF handlers included)
+    depth_to_space.OP,
+    erfc.OP,
+    euclidean_norm.OP,
+    gru.OP,
+    if_.OP,
+    loop.OP,
+    lstm.OP,
+    reverse_sequence.OP,
+    rnn.OP,
     # ONNX -> torch converters for the ops and versions onnx2torch lacks or gets wrong
     activations.OP,
     attention.OP,
@@ -133,6 +152,21 @@ def tf2onnx_handlers() -> tuple[dict[str, tuple[Any, dict[str, Any]]], list[Any]
     return handlers, extra
 
 
-def onnx_functions() -> list[Any]:
-    """ONNX FunctionProtos that let ONNX Runtime execute the custom-domain ops."""
-    return [op.onnx_function() for op in ALL_OPS if op.onnx_function is not None]
+def onnx_functions(opset: int) -> list[Any]:
+    """ONNX FunctionProtos (at the model's ``opset``) that let ONNX Runtime execute the custom-domain ops."""
+    return [op.onnx_function(opset) for op in ALL_OPS if op.onnx_function is not None]
+
+
+def attach_functions(model: Any) -> list[str]:
+    """Add to ``model`` the function of every custom-domain op its graph uses; returns their names."""
+    from pipeline.onnx_utils import iter_nodes, opset_of
+
+    used = {(node.domain, node.op_type) for node in iter_nodes(model.graph) if node.domain == DOMAIN}
+    present = {(f.domain, f.name) for f in model.functions}
+    added = []
+    for function in onnx_functions(opset_of(model)):
+        key = (function.domain, function.name)
+        if key in used and key not in present:
+            model.functions.append(function)
+            added.append(function.name)
+    return added

@@ -9,7 +9,8 @@ A :class:`CustomOp` may carry
   replaced;
 * ``onnx_function``: a reference ONNX Runtime can execute (an ONNX function in a custom domain
   written with standard ops), so the three-way validator still covers an op that only exists
-  for the pipeline.
+  for the pipeline. It is called with the model's default-domain opset, which a function's
+  own opset import must match.
 
 Its docstring (first line: what it handles; second line: which tool's quirk makes it needed) feeds
 the generated support table.
@@ -56,7 +57,7 @@ class CustomOp:
     doc: Doc
     torch: tuple[TorchConverter, ...] = ()
     tf: tuple[TfHandler, ...] = ()
-    onnx_function: Callable[[], Any] | None = None
+    onnx_function: Callable[[int], Any] | None = None  # (model opset) -> onnx.FunctionProto
 
     @classmethod
     def define(cls, documented: Callable[..., Any] | type, **parts: Any) -> CustomOp:

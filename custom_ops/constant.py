@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from custom_ops import _shapes
 from custom_ops.base import CustomOp
 from custom_ops.common import attributes, const_ints, converters, from_numpy, result
 
@@ -30,6 +31,24 @@ class OnnxConstant(nn.Module):
             return self.value
         assert self.fill is not None
         return self.fill.reshape(()).expand([int(d) for d in shape.tolist()]).clone()
+
+
+class OnnxConstantOfShapeShaped(nn.Module):
+    """ConstantOfShape whose shape is constants and sizes of other tensors (custom_ops/_shapes.py).
+
+    A shape computed from ``Shape`` of a batch-sized tensor is data to :class:`OnnxConstant`
+    (``shape.tolist()``), which torch.export cannot trace; read as sizes, it traces.
+    """
+
+    def __init__(self, dims: list[_shapes.Dim], refs: list[str], fill: torch.Tensor) -> None:
+        super().__init__()
+        self.dims, self.refs = dims, refs
+        self.value = fill.item()
+        self.dtype = fill.dtype
+
+    def forward(self, *sized: torch.Tensor) -> torch.Tensor:
+        device = sized[0].device if sized else None
+        return torch.full(_shapes.build(self.dims, self.refs, sized), self.value, dtype=self.dtype, device=device)
 
 
 def _tensor(value: np.ndarray) -> torch.Tensor:
@@ -59,6 +78,15 @@ def _constant_of_shape(node: Any, graph: Any) -> Any:
     shape = const_ints(node, graph, 0)
     if shape is not None:
         return result(OnnxConstant(fill.expand(shape).clone()), node, ())
+    dims = _shapes.shape_expression(node, graph, 0)
+    if dims is not None:
+        from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
+
+        refs = _shapes.references(dims)
+        return OperationConverterResult(
+            torch_module=OnnxConstantOfShapeShaped(dims, refs, fill),
+            onnx_mapping=OnnxMapping(inputs=tuple(refs), outputs=node.output_values),
+        )
     return result(OnnxConstant(None, fill), node)
 
 

@@ -167,7 +167,15 @@ def _convert(node: Any, graph: Any) -> Any:
     op = node.operation_type
     weights_fixed = len(node.input_values) > 1 and node.input_values[1] in graph.initializers
     bias_fixed = len(node.input_values) < 3 or not node.input_values[2] or node.input_values[2] in graph.initializers
-    if op in ("Conv", "ConvTranspose") and weights_fixed and bias_fixed and input_shape(node, graph, 0) is not None:
+    # onnx2torch's ConvTranspose ignores output_shape: those go to OnnxConv
+    sized = op == "ConvTranspose" and "output_shape" in attributes(node)
+    if (
+        op in ("Conv", "ConvTranspose")
+        and weights_fixed
+        and bias_fixed
+        and not sized
+        and input_shape(node, graph, 0) is not None
+    ):
         try:
             return _onnx2torch(node, graph)
         except NotImplementedError:

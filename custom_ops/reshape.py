@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from custom_ops import _shapes
 from custom_ops.base import CustomOp, TorchConverter, constant_input, mapping
 
 
@@ -43,12 +44,41 @@ class OnnxReshapeDynamic(nn.Module):
         return x.reshape(dims)
 
 
+class OnnxReshapeShaped(nn.Module):
+    """Reshape to constants and sizes of other tensors (custom_ops/_shapes.py), traceable by torch.export.
+
+    For targets tf2onnx computes from ``Shape`` of a tensor whose shape ONNX shape inference
+    could not work out (a Loop's outputs), so the fixups could not fold them.
+    """
+
+    def __init__(self, dims: list[_shapes.Dim], refs: list[str], allowzero: bool) -> None:
+        super().__init__()
+        self.dims, self.refs, self.allowzero = dims, refs, allowzero
+
+    def forward(self, x: torch.Tensor, *sized: torch.Tensor) -> torch.Tensor:
+        shape = _shapes.build(self.dims, self.refs, sized)
+        if not self.allowzero:
+            shape = [
+                x.shape[i] if d.tensor is None and d.value == 0 else s
+                for i, (d, s) in enumerate(zip(self.dims, shape, strict=True))
+            ]
+        return x.reshape(shape)
+
+
 def _convert(node: Any, graph: Any) -> Any:
-    from onnx2torch.utils.common import OperationConverterResult
+    from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
 
     allowzero = bool(node.attributes.get("allowzero", 0))
     shape = constant_input(node, graph, 1)
     if shape is None:
+        dims = _shapes.shape_expression(node, graph, 1)
+        if dims is not None:
+            refs = _shapes.references(dims)
+            inputs = (node.input_values[0], *refs)
+            return OperationConverterResult(
+                torch_module=OnnxReshapeShaped(dims, refs, allowzero),
+                onnx_mapping=OnnxMapping(inputs=inputs, outputs=node.output_values),
+            )
         return OperationConverterResult(torch_module=OnnxReshapeDynamic(allowzero), onnx_mapping=mapping(node))
     dims = [int(d) for d in shape.reshape(-1)]
     return OperationConverterResult(torch_module=OnnxReshapeStatic(dims, allowzero), onnx_mapping=mapping(node, (0,)))

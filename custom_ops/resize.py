@@ -99,6 +99,8 @@ def axis_plan(
         x = np.full(out_len, -0.5) if out_len == 1 else (y + 0.5) / scale - 0.5
     elif ctm == "half_pixel":
         x = (y + 0.5) / scale - 0.5
+    elif ctm == "tf_half_pixel_for_nn":  # deprecated since opset 13, still what tf2onnx emits for nearest
+        x = (y + 0.5) / scale
     elif ctm == "half_pixel_symmetric":
         offset = in_len / 2 * (1 - out_len / out_w)
         x = offset + (y + 0.5) / scale - 0.5

@@ -45,6 +45,15 @@ class StageRecord:
 
 
 @dataclass
+class FixupRecord:
+    """One fixup that changed the graph, and what it changed."""
+
+    name: str
+    changes: list[str]
+    seconds: float
+
+
+@dataclass
 class ExportResult:
     """What the TensorFlow side hands on: the ONNX file plus what it learned about the model."""
 
@@ -53,20 +62,12 @@ class ExportResult:
     outputs: list[str]
     logits_outputs: list[str] = field(default_factory=list)  # outputs behind a softmax
     layers: list[str] = field(default_factory=list)  # Keras layer names, for error locations
+    fixups: list[FixupRecord] = field(default_factory=list)  # trace fixups that changed the TF function
     weight_bytes: int = 0  # bytes of the ONNX model's initializers
     notes: list[str] = field(default_factory=list)  # how the weights were attached
     versions: dict[str, str] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     has_reference: bool = True  # TensorFlow outputs were computed
-
-
-@dataclass
-class FixupRecord:
-    """One fixup that changed the graph, and what it changed."""
-
-    name: str
-    changes: list[str]
-    seconds: float
 
 
 @dataclass

@@ -353,7 +353,8 @@ def fixups_stage(conv: Conversion) -> None:
     with timed(conv.stages, "fixups"):
         model = onnx_utils.load(conv.workspace.onnx_raw, stage="fixups")
         context = FixupContext(inputs=conv.export.inputs, layers=conv.export.layers, model_dir=conv.workspace.root)
-        fixed, conv.fixups = run_fixups(model, DEFAULT_FIXUPS, context, copy=False)
+        fixed, records = run_fixups(model, DEFAULT_FIXUPS, context, copy=False)
+        conv.fixups = [*conv.export.fixups, *records]  # trace fixups (TensorFlow side) first
         onnx_utils.save(fixed, conv.workspace.onnx_fixed)
         probe_model = onnx_utils.load(ort_model(conv), stage="fixups") if conv.given else fixed
         conv.probes = _logits_probes(probe_model, conv.export.logits_outputs)
@@ -519,6 +520,7 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
         outputs=loaded.outputs,
         logits_outputs=loaded.logits_outputs if config.compare_logits else [],
         layers=loaded.layers,
+        fixups=exported.trace_fixups if exported else [],
         weight_bytes=exported.weight_bytes if exported else 0,
         notes=exported.changes if exported else [],
         stages=stages,

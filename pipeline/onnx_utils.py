@@ -129,11 +129,15 @@ def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
 SMALL_INITIALIZER = 4096  # elements; larger initializers are passed to shape inference by type only
 
 
-def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+def infer_shapes(model: onnx.ModelProto, symbolic: bool = False) -> onnx.ModelProto:
     """ONNX shape inference on a light copy: large initializers become typed graph inputs.
 
     The result is for reading ``value_info``; it never holds the weights, so this is cheap for
-    models of any size (``onnx.shape_inference`` alone refuses protos over 2 GB).
+    models of any size (``onnx.shape_inference`` alone refuses protos over 2 GB). With
+    ``symbolic``, ONNX Runtime's symbolic shape inference runs first: it carries a symbolic
+    dimension through Reshape/Transpose chains (the batch stays ``batch`` after ``Reshape(x,
+    [-1, ...])``), where ONNX's own inference invents a new unknown; when it cannot handle the
+    graph, ONNX's inference is used.
     """
     light = onnx.ModelProto()
     light.ir_version = model.ir_version
@@ -153,7 +157,31 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
             graph.initializer.append(init)
         elif init.name not in existing_inputs:
             graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    if symbolic:
+        inferred = _symbolic_shapes(light)
+        if inferred is not None:
+            return inferred
     try:
         return onnx.shape_inference.infer_shapes(light, strict_mode=False, data_prop=True)
     except Exception:
         return light
+
+
+def _symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """ONNX Runtime's symbolic shape inference, keeping what it inferred when it cannot finish.
+
+    Its ``infer_shapes`` entry point raises on a partial result and first writes a debug model
+    into the working directory; the steps are driven here instead (they have been stable across
+    onnxruntime releases). Returns None if the tool fails outright.
+    """
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        inference = SymbolicShapeInference(2**31 - 1, True, False, 0)  # int_max, auto_merge, guess_rank, verbose
+        inference._preprocess(model)
+        while inference.run_:
+            inference._infer_impl()
+        inference._update_output_from_vi()
+        return inference.out_mp_
+    except Exception:  # unknown ops (custom domains), ops it does not cover
+        return None

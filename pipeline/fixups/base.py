@@ -32,6 +32,8 @@ class FixupContext:
 
     inputs: list[TensorSpec] = field(default_factory=list)  # resolved specs: dims pinned, batch None
     layers: list[str] = field(default_factory=list)
+    # (domain, op_type, since_version) -> a torch converter exists; None: custom_ops + onnx2torch
+    supported: Callable[[str, str, int], bool] | None = None
     model_dir: Path | None = None  # the model file's folder: external data is read relative to it
 
     def array(self, tensor: onnx.TensorProto) -> np.ndarray:

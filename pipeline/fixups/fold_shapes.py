@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,16 @@ def _numel(tensor: onnx.TensorProto) -> int:
     return int(np.prod(tensor.dims)) if tensor.dims else 1
 
 
+def _symbol(param: str) -> Sym:
+    """A dim_param as ``coef * name``: symbolic shape inference writes products like ``4*batch``."""
+    match = re.fullmatch(r"\s*(\d+)\s*\*\s*(\w+)\s*|\s*(\w+)\s*\*\s*(\d+)\s*", param)
+    if match and match.group(1):
+        return Sym(match.group(2), int(match.group(1)))
+    if match and match.group(3) and not match.group(3).isdigit():
+        return Sym(match.group(3), int(match.group(4)))
+    return Sym(param)
+
+
 def _shape_of(name: str, shapes: dict[str, list[Any]]) -> list[Any]:
     if name not in shapes:
         raise _Unknown
@@ -72,7 +83,7 @@ def _collect_shapes(model: onnx.ModelProto) -> dict[str, list[Any]]:
             if dim.HasField("dim_value"):
                 dims.append(int(dim.dim_value))
             elif dim.dim_param:
-                dims.append(Sym(dim.dim_param))
+                dims.append(_symbol(dim.dim_param))
             else:
                 dims.append(None)
         shapes[value.name] = dims
@@ -177,8 +188,20 @@ def _evaluate(node: onnx.NodeProto, known: dict[str, np.ndarray], shapes: dict[s
                 raise _Unknown
             out[index] = r
         return out
-    if op == "ReduceProd" and not _attr(node, "axes") and len(node.input) == 1:
-        values = list(arg(0).reshape(-1))
+    if op in ("Max", "Min") and len(node.input) == 2:
+        a, b = np.broadcast_arrays(arg(0), arg(1))
+        out = np.empty(a.shape, dtype=object)
+        for index in np.ndindex(a.shape):
+            out[index] = _extreme(a[index], b[index], op == "Max")
+        return out
+    if op == "ReduceProd":
+        data = arg(0)
+        axes = _attr(node, "axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:  # opset 18: axes is an input
+            axes = _ints(arg(1))
+        if axes and not (data.ndim == 1 and [a % 1 for a in axes] == [0]):
+            raise _Unknown  # only the whole-vector product of a shape is folded
+        values = list(data.reshape(-1))
         result: Any = 1
         for v in values:
             result = result * v
@@ -186,6 +209,33 @@ def _evaluate(node: onnx.NodeProto, known: dict[str, np.ndarray], shapes: dict[s
             raise _Unknown
         return np.array(result, dtype=object) if _attr(node, "keepdims", 1) == 0 else np.array([result], dtype=object)
     raise _Unknown
+
+
+def _extreme(x: Any, y: Any, largest: bool) -> Any:
+    """max/min of two dims; a symbolic ``k * batch`` (batch >= 1) is at least ``k``."""
+    if x == y:
+        return x
+    if isinstance(x, int | np.integer) and isinstance(y, int | np.integer):
+        return max(x, y) if largest else min(x, y)
+    sym, const = (x, y) if isinstance(x, Sym) else (y, x)
+    if isinstance(sym, Sym) and isinstance(const, int | np.integer) and const <= sym.coef:
+        return sym if largest else const
+    raise _Unknown
+
+
+def _elements_per(shape: list[Any] | None, symbol: str) -> int | None:
+    """``k`` when ``shape`` has ``k * symbol`` elements, else None."""
+    if shape is None:
+        return None
+    coef, seen = 1, False
+    for d in shape:
+        if isinstance(d, Sym) and d.name == symbol and not seen:
+            coef, seen = coef * d.coef, True
+        elif isinstance(d, int) and not isinstance(d, bool):
+            coef *= d
+        else:
+            return None
+    return coef if seen else None
 
 
 def _is_concrete(value: np.ndarray) -> bool:
@@ -197,9 +247,16 @@ def _rewrite_shape_input(node: onnx.NodeProto, value: np.ndarray, shapes: dict[s
     dims = list(value.reshape(-1))
     syms = [i for i, d in enumerate(dims) if isinstance(d, Sym)]
     if node.op_type == "Reshape":
-        if len(syms) == 1 and -1 not in dims and 0 not in dims:
-            return [-1 if i == syms[0] else int(d) for i, d in enumerate(dims)]
-        return None
+        if len(syms) != 1 or 0 in dims:
+            return None
+        if -1 in dims:  # the inferred dim is fixed by the input's size, itself k * the same symbol
+            sym = dims[syms[0]]
+            size = _elements_per(shapes.get(node.input[0]), sym.name)
+            rest = int(np.prod([int(d) for i, d in enumerate(dims) if i != syms[0] and d != -1]))
+            if size is None or size % (sym.coef * rest):
+                return None
+            dims = [size // (sym.coef * rest) if d == -1 else d for d in dims]
+        return [-1 if i == syms[0] else int(d) for i, d in enumerate(dims)]
     if node.op_type == "Expand":
         data_shape = shapes.get(node.input[0])
         if data_shape is None:
@@ -233,6 +290,8 @@ _FOLDABLE = (
     "Sub",
     "ReduceProd",
     "Identity",
+    "Max",
+    "Min",
 )
 
 
@@ -246,7 +305,7 @@ def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> list
     changes: list[str] = []
     graph = model.graph
     for _ in range(MAX_ROUNDS):
-        inferred = infer_shapes(model)
+        inferred = infer_shapes(model, symbolic=True)
         shapes = _collect_shapes(inferred)
         known = _const_values(model)
         for node in graph.node:

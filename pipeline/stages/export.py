@@ -25,6 +25,7 @@ from typing import Any
 import onnx
 
 from pipeline import weights as weights_mod
+from pipeline.context import FixupRecord
 from pipeline.errors import ExportError, Location, UnsupportedError
 from pipeline.layers import layer_of
 from pipeline.onnx_utils import iter_nodes, save
@@ -67,6 +68,7 @@ class Exported:
     data_files: list[str] = field(default_factory=list)
     weights_outside_graph: int = 0  # variables passed to tf2onnx as inputs instead of constants
     changes: list[str] = field(default_factory=list)
+    trace_fixups: list[FixupRecord] = field(default_factory=list)  # what changed the traced function
 
 
 def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb: float = 256.0) -> Exported:
@@ -74,11 +76,14 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
 
     Weights go to ``<path>.data`` (external data, next to the model) when they add up to more than
     ``external_data_mb``; 0 always does that, a negative value only past protobuf's 2 GB limit.
+    The trace fixups (:data:`pipeline.fixups.TRACE_FIXUPS`) rewrite the traced function first.
     """
     import tensorflow as tf
     import tf2onnx
 
-    from custom_ops import tf2onnx_handlers
+    from custom_ops import attach_functions, tf2onnx_handlers
+    from pipeline.fixups import TRACE_FIXUPS
+    from pipeline.fixups.trace import run_trace_fixups
 
     signature = [
         tf.TensorSpec(
@@ -95,7 +100,7 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
         return dict(zip(outputs, loaded.function(*args), strict=True))
 
     function = tf.function(named, input_signature=signature, autograph=False)
-    concrete = function.get_concrete_function()
+    concrete, trace_records = run_trace_fixups(function.get_concrete_function(), TRACE_FIXUPS)
     collector = _Collector()
     tf_logger = logging.getLogger("tf2onnx")
     tf_logger.addHandler(collector)
@@ -111,10 +116,13 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
         ) from None
     finally:
         tf_logger.removeHandler(collector)
+    attach_functions(model)  # ONNX Runtime's reference for our custom-domain ops
     _check_all_converted(model, collector.messages, loaded.layers)
     _order_outputs(model, outputs)
     model.producer_name = "keras2torch-pipeline (tf2onnx " + tf2onnx.__version__ + ")"
-    return _write(model, frozen, Path(path), external_data_mb)
+    exported = _write(model, frozen, Path(path), external_data_mb)
+    exported.trace_fixups = trace_records
+    return exported
 
 
 def _write(model: onnx.ModelProto, frozen: Frozen, path: Path, external_data_mb: float) -> Exported:
@@ -363,6 +371,14 @@ def _check_all_converted(model: onnx.ModelProto, log: list[str], layers: list[st
         is_schema = onnx.defs.has(node.op_type, node.domain) if node.domain in ("", "ai.onnx") else True
         if node.domain not in known_domains or not is_schema:
             bad.append(Location(node=node.name, op=node.op_type, layer=layer_of(node.name, layers)))
+    failed = _failed_nodes(log)  # tf2onnx leaves a node half-converted when its handler raises
+    if failed and not bad:
+        raise ExportError(
+            f"tf2onnx failed to convert {len(failed)} node(s): {', '.join(sorted(set(failed.values())))}",
+            stage=STAGE,
+            locations=[Location(node=n, op=op, layer=layer_of(n, layers)) for n, op in failed.items()],
+            details="\n".join(m for m in log if m.startswith("Failed to convert node"))[-4000:] or None,
+        )
     if bad:
         unique_ops = sorted({loc.op or "" for loc in bad})
         raise UnsupportedError(
@@ -372,6 +388,19 @@ def _check_all_converted(model: onnx.ModelProto, log: list[str], layers: list[st
             hint="register a TF→ONNX handler for the op in custom_ops/ (see docs/SUPPORT.md)",
             details="\n".join(m for m in log if "not supported" in m or "Unsupported" in m) or None,
         )
+
+
+def _failed_nodes(log: list[str]) -> dict[str, str]:
+    """Node name -> TF-side handler, for every "Failed to convert node" record tf2onnx logged."""
+    import re
+
+    failed = {}
+    for message in log:
+        match = re.match(r"Failed to convert node '([^']+)'", message)
+        if match:
+            handler = re.search(r"fct=<(?:bound method|function) ([\w.<>]+)", message)
+            failed[match.group(1)] = handler.group(1).split(".")[0].removesuffix("Op") if handler else "?"
+    return failed
 
 
 def _order_outputs(model: onnx.ModelProto, names: list[str]) -> None:

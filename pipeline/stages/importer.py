@@ -151,6 +151,7 @@ def import_model(
     del model.graph.input[:]
     model.graph.input.extend(graph_inputs)
     onnx_graph = OnnxGraph(model.graph)
+    onnx_graph.opsets = opsets  # type: ignore[attr-defined]  # for control-flow converters' subgraphs
     base_dir = Path(model_dir) if model_dir is not None else None
     for tensor in model.graph.initializer:
         if weights.is_external(tensor):

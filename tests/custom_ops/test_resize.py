@@ -133,3 +133,18 @@ def test_exports_with_dynamic_batch(rng: np.random.Generator, mode: str) -> None
         mode=mode,
     )
     assert_exports_with_dynamic_batch(model, feeds)
+
+
+@pytest.mark.parametrize("nearest_mode", ["round_prefer_ceil", "floor"])
+@pytest.mark.parametrize("scales", [[1, 1, 2, 1.5], [1, 1, 0.5, 0.75]])
+def test_tf_half_pixel_for_nn(rng: np.random.Generator, nearest_mode: str, scales: list[float]) -> None:
+    """What tf2onnx emits for ``tf.image.resize(..., "nearest")`` (deprecated since opset 13, still valid)."""
+    model, feeds = node_model(
+        "Resize",
+        [("x", floats(rng, 1, 2, 4, 6), False), ("roi", None, True), ("scales", np.array(scales, np.float32), True)],
+        opset=13,
+        mode="nearest",
+        nearest_mode=nearest_mode,
+        coordinate_transformation_mode="tf_half_pixel_for_nn",
+    )
+    assert_matches_ort(model, feeds)

@@ -1,0 +1,57 @@
+"""Small ONNX graphs and the "ONNX Runtime computes the same" check for the graph-fixup tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from pipeline.fixups import FixupContext
+
+
+def model(
+    nodes: list[onnx.NodeProto],
+    inputs: dict[str, tuple[list[Any], int]],
+    outputs: list[str],
+    initializers: dict[str, np.ndarray] | None = None,
+    opset: int = 17,
+    ir_version: int = 8,
+) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        nodes,
+        "fixup_test",
+        [helper.make_tensor_value_info(n, dtype, shape) for n, (shape, dtype) in inputs.items()],
+        [helper.make_empty_tensor_value_info(o) for o in outputs],
+        [numpy_helper.from_array(v, k) for k, v in (initializers or {}).items()],
+    )
+    made = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    made.ir_version = ir_version
+    inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(made).graph.value_info}
+    for out in made.graph.output:  # output types from shape inference
+        if out.name in inferred:
+            out.CopyFrom(inferred[out.name])
+    return made
+
+
+def ort_outputs(m: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
+
+
+def apply(fn: Any, m: onnx.ModelProto, context: FixupContext | None = None) -> tuple[onnx.ModelProto, list[str]]:
+    """Run one fixup on a copy; the copy must still pass the ONNX checker."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(m)
+    changes = fn(copy, context or FixupContext())
+    onnx.checker.check_model(copy)
+    return copy, changes
+
+
+def assert_same_outputs(before: onnx.ModelProto, after: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> None:
+    for a, b in zip(ort_outputs(before, feeds), ort_outputs(after, feeds), strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)

@@ -1,0 +1,41 @@
+"""inline_xla_calls: Keras 3 grouped convolutions (jit_compile functions) no longer reach tf2onnx as calls."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.fixups.inline_xla_calls import inline_xla_calls
+from pipeline.onnx_utils import iter_nodes
+from tests.fixups.tracing import export, run_onnx, run_traced, trace
+
+
+def _grouped(groups: int) -> object:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((6, 6, 4), name="x")
+    return keras.Model(x, keras.layers.Conv2D(4, 3, padding="same", groups=groups, name="conv")(x))
+
+
+def test_fires_on_grouped_convolution_and_keeps_outputs() -> None:
+    function = trace(_grouped(groups=4))
+    inlined, changes = inline_xla_calls(function)
+    assert changes and "inlined 1 call" in changes[0]
+    ops = {n.op for n in inlined.graph.as_graph_def().node}
+    assert not ops & {"PartitionedCall", "StatefulPartitionedCall"}
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 4)).astype(np.float32)
+    np.testing.assert_allclose(run_traced(inlined, x), run_traced(function, x), rtol=1e-6, atol=1e-6)
+
+
+def test_declines_on_an_ordinary_convolution() -> None:
+    function = trace(_grouped(groups=1))  # no XLA-compiled function: nothing to inline
+    same, changes = inline_xla_calls(function)
+    assert changes == [] and same is function
+
+
+def test_exported_graph_runs_in_onnxruntime_and_matches_tensorflow() -> None:
+    model = _grouped(groups=2)
+    onnx_model = export(model)
+    assert not any(n.op_type.endswith("PartitionedCall") for n in iter_nodes(onnx_model.graph))
+    x = np.random.default_rng(1).normal(size=(3, 6, 6, 4)).astype(np.float32)
+    np.testing.assert_allclose(run_onnx(onnx_model, {"x": x})[0], model(x).numpy(), rtol=1e-5, atol=1e-5)
