@@ -1,27 +1,37 @@
-"""Erfc (complementary error function): TensorFlow op, ONNX custom-domain op, torch module."""
+"""Erfc (complementary error function): TensorFlow op, ONNX custom-domain op, torch module.
+
+The TensorFlow worker imports this file for its handler: torch is imported only when the torch
+module is built (:func:`torch_module`), never at import.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
-
-import torch
-from torch import nn
 
 from custom_ops.base import DOMAIN, CustomOp, TfHandler, TorchConverter, mapping
 
 OP_TYPE = "Erfc"
 
 
-class OnnxErfc(nn.Module):
+@cache
+def torch_module() -> type:
     """``erfc(x) = 1 - erf(x)``, computed directly (no cancellation for large ``x``).
 
     TensorFlow has an ``Erfc`` op, which Keras 3's exact GELU uses (ConvNeXt); tf2onnx has no
     conversion for it and ONNX no such op. It travels as ``ai.keras2torch::Erfc``, with an ONNX
     function (``1 - Erf(x)``) as ONNX Runtime's reference.
     """
+    import torch
+    from torch import nn
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.special.erfc(x)
+    class OnnxErfc(nn.Module):
+        """``erfc(x)`` with ``torch.special.erfc``."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.special.erfc(x)
+
+    return OnnxErfc
 
 
 def tf_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
@@ -47,11 +57,11 @@ def onnx_function(opset: int) -> Any:
 def _convert(node: Any, graph: Any) -> Any:
     from onnx2torch.utils.common import OperationConverterResult
 
-    return OperationConverterResult(torch_module=OnnxErfc(), onnx_mapping=mapping(node, (0,)))
+    return OperationConverterResult(torch_module=torch_module()(), onnx_mapping=mapping(node, (0,)))
 
 
 OP = CustomOp.define(
-    OnnxErfc,
+    torch_module,
     name=OP_TYPE,
     tf=(TfHandler(("Erfc",), tf_handler),),
     torch=(TorchConverter(OP_TYPE, (1,), _convert, domain=DOMAIN),),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def support_table() -> str:
-    from custom_ops import ALL_OPS
+    from custom_ops import all_ops
     from pipeline.fixups import DEFAULT_FIXUPS, TRACE_FIXUPS
 
     lines = [
@@ -35,7 +35,7 @@ def support_table() -> str:
         "| op | TF ops (TF -> ONNX) | ONNX -> torch (op: since versions) | ONNX Runtime reference | what | why |",
         "|---|---|---|---|---|---|",
     ]
-    for op in sorted(ALL_OPS, key=lambda o: o.name.lower()):
+    for op in sorted(all_ops(), key=lambda o: o.name.lower()):
         tf_ops = ", ".join(t for h in op.tf for t in h.tf_ops) or "-"
         torch_ops = (
             "; ".join(

@@ -91,11 +91,12 @@ def test_runner_on_a_few_ops(tmp_path: Path) -> None:
     assert sum(bool(re.fullmatch(r"\d+ passed, \d+ failed", line)) for line in lines) == 1
 
 
-def test_custom_ops_import_leaves_torchvision_and_onnx2torch_unloaded() -> None:
-    """The TensorFlow worker imports custom_ops for its TF handlers; torchvision after TF crashes."""
+def test_custom_ops_import_leaves_torch_unloaded() -> None:
+    """The TensorFlow worker imports custom_ops for its TF handlers: torchvision after TF crashes,
+    and torch alone costs seconds and half a gigabyte per export."""
     code = (
-        "import sys, custom_ops; custom_ops.tf2onnx_handlers(); print(sorted(m for m in ('torchvision', "
-        "'onnx2torch') if m in sys.modules))"
+        "import sys, custom_ops; custom_ops.tf2onnx_handlers(); custom_ops.onnx_functions(17); "
+        "print(sorted(m for m in ('torch', 'torchvision', 'onnx2torch') if m in sys.modules))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
@@ -107,3 +108,12 @@ def test_custom_ops_import_leaves_torchvision_and_onnx2torch_unloaded() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_every_op_with_a_tensorflow_side_is_in_tf_ops() -> None:
+    """An op left out of TF_OPS would silently lose its TF handler or its ONNX Runtime reference."""
+    from custom_ops import TF_OPS, all_ops
+
+    needed = {op.name for op in all_ops() if op.tf or op.onnx_function is not None}
+    assert needed == {op.name for op in TF_OPS}
+    assert {op.name for op in TF_OPS} <= {op.name for op in all_ops()}
