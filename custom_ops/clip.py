@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from custom_ops.base import CustomOp
-from custom_ops.common import attributes, constant_input, converters, present, result
+from custom_ops.common import attributes, converters, optional_inputs, result
 
 
 class OnnxClip(nn.Module):
@@ -46,19 +46,10 @@ def _convert(node: Any, graph: Any) -> Any:
     attrs = attributes(node)
     if "min" in attrs or "max" in attrs or len(node.input_values) == 1:  # Clip-1/6 attributes
         return result(OnnxClip(attrs.get("min"), attrs.get("max")), node, (0,))
-    bounds: dict[str, Any] = {}
-    keep, fed = [0], []
-    for index, name in ((1, "min"), (2, "max")):
-        if not present(node, index):
-            continue
-        value = constant_input(node, graph, index)
-        if value is None:
-            keep.append(index)
-            fed.append(name)
-        else:
-            bounds[name] = _number(value, value.dtype.kind in "iub")
-    module = OnnxClip(bounds.get("min"), bounds.get("max"), tuple(fed))
-    return result(module, node, tuple(keep))
+    constants, keep, fed = optional_inputs(node, graph, {1: "min", 2: "max"})
+    bounds = {name: _number(value, value.dtype.kind in "iub") for name, value in constants.items()}
+    module = OnnxClip(bounds.get("min"), bounds.get("max"), fed)
+    return result(module, node, keep)
 
 
 OP = CustomOp.define(OnnxClip, name="Clip", torch=converters(("Clip",), _convert))

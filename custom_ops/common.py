@@ -40,6 +40,28 @@ def present(node: Any, index: int) -> bool:
     return index < len(names) and bool(names[index])
 
 
+def optional_inputs(
+    node: Any, graph: Any, names: dict[int, str]
+) -> tuple[dict[str, np.ndarray], tuple[int, ...], tuple[str, ...]]:
+    """Split the optional inputs ``names`` (position -> name) into constants and run-time inputs.
+
+    Returns ``(constants by name, input positions the module takes, names of the run-time ones)``:
+    position 0 is always taken; an absent input appears in neither.
+    """
+    constants: dict[str, np.ndarray] = {}
+    keep, fed = [0], []
+    for index, name in names.items():
+        if not present(node, index):
+            continue
+        value = constant_input(node, graph, index)
+        if value is None:
+            keep.append(index)
+            fed.append(name)
+        else:
+            constants[name] = value
+    return constants, tuple(keep), tuple(fed)
+
+
 def const_ints(node: Any, graph: Any, index: int) -> list[int] | None:
     """A constant integer input as a list (None when absent or computed at run time)."""
     value = constant_input(node, graph, index)

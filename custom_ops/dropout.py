@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from custom_ops.base import CustomOp
-from custom_ops.common import attributes, constant_input, converters, present, result
+from custom_ops.common import attributes, converters, optional_inputs, result
 
 
 class OnnxDropout(nn.Module):
@@ -42,21 +42,12 @@ class OnnxDropout(nn.Module):
 def _convert(node: Any, graph: Any) -> Any:
     attrs = attributes(node)
     ratio = float(attrs.get("ratio", 0.5))
-    training = False
-    keep, fed = [0], []
-    for index, name in ((1, "ratio"), (2, "training_mode")):
-        if not present(node, index):
-            continue
-        value = constant_input(node, graph, index)
-        if value is None:
-            keep.append(index)
-            fed.append(name)
-        elif name == "ratio":
-            ratio = float(value.reshape(-1)[0])
-        else:
-            training = bool(value.reshape(-1)[0])
-    module = OnnxDropout(ratio, training, len(node.output_values), tuple(fed))
-    return result(module, node, tuple(keep))
+    constants, keep, fed = optional_inputs(node, graph, {1: "ratio", 2: "training_mode"})
+    if "ratio" in constants:
+        ratio = float(constants["ratio"].reshape(-1)[0])
+    training = bool(constants["training_mode"].reshape(-1)[0]) if "training_mode" in constants else False
+    module = OnnxDropout(ratio, training, len(node.output_values), fed)
+    return result(module, node, keep)
 
 
 OP = CustomOp.define(OnnxDropout, name="Dropout", torch=converters(("Dropout",), _convert))

@@ -15,9 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from pipeline.flow import ConversionResult
 
 EXIT_PASSED, EXIT_FAILED = 0, 1
 
@@ -89,6 +92,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     config = config.with_overrides(name=name)
     out = Path(args.out) if args.out else Path("out") / name
     result = convert(args.source, out, config, inputs=args.inputs, isolate=True, raise_on_error=False)
+    return _finish(result, out)
+
+
+def _finish(result: ConversionResult, out: Path) -> int:
+    """Print a conversion's or a validation's outcome; its exit code."""
     if result.error is not None:
         print(_error_message(result.error), file=sys.stderr)
         print(f"report: {out}/report.json", file=sys.stderr)
@@ -108,12 +116,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     result = validate_artifacts(
         args.source, args.onnx, args.torch, out, config, inputs=args.inputs, isolate=True, raise_on_error=False
     )
-    if result.error is not None:
-        print(_error_message(result.error), file=sys.stderr)
-        print(f"report: {out}/report.json", file=sys.stderr)
-        return result.error.exit_code
-    print_summary(result.report, out)
-    return EXIT_PASSED if result.passed else EXIT_FAILED
+    return _finish(result, out)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

@@ -85,6 +85,29 @@ def iter_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
                 yield from iter_nodes(sub)
 
 
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``... whichever ``taken`` lacks; the result is added to it."""
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}_{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def subgraph_inputs(node: onnx.NodeProto) -> set[str]:
+    """Every name read inside ``node``'s subgraphs (If branches, Loop bodies), at any depth."""
+    names: set[str] = set()
+    for attr in node.attribute:
+        if attr.type not in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+            continue
+        for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
+            for inner in sub.node:
+                names.update(inner.input)
+                names |= subgraph_inputs(inner)
+    return names
+
+
 def opset_of(model: onnx.ModelProto, domain: str = "") -> int:
     for entry in model.opset_import:
         if entry.domain in (domain, "ai.onnx" if domain == "" else domain):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.context import to_json
+from pipeline.report_validation import fmt
 
 if TYPE_CHECKING:
     from pipeline.flow import Conversion
@@ -95,14 +96,6 @@ def write_report(report: dict[str, Any], json_path: Path, md_path: Path) -> None
     md_path.with_suffix(".html").write_text(render_html(report), encoding="utf-8")
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
 def pair_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(pair, output, verdict, max abs error) rows for tables."""
     rows = []
@@ -114,7 +107,7 @@ def pair_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             verdict = "pass" if comp["passed"] else "FAIL"
             if not comp.get("informative", True):
                 verdict += " (uninformative)"
-            rows.append((pair, output, verdict, _fmt(comp["max_abs_error"])))
+            rows.append((pair, output, verdict, fmt(comp["max_abs_error"])))
         for set_name, per_set in (result.get("sets") or {}).items():
             if per_set.get("error"):
                 rows.append((pair, f"(set {set_name})", "FAIL", "did not run"))
@@ -157,8 +150,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
         for spec in report["inputs"]:
             lines.append(
-                f"| {spec['name']} | {spec['shape']} | {spec['dtype']} | [{_fmt(spec['low'])}, "
-                f"{_fmt(spec['high'])}) | {spec['range_reason']} |"
+                f"| {spec['name']} | {spec['shape']} | {spec['dtype']} | [{fmt(spec['low'])}, "
+                f"{fmt(spec['high'])}) | {spec['range_reason']} |"
             )
     from pipeline.report_validation import markdown as validation_markdown
 

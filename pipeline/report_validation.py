@@ -21,7 +21,8 @@ TRAIL_BEFORE, TRAIL_AFTER = 3, 5
 NAMED_TICKS = 40  # up to this many points, the x axis names each layer / node
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
+    """A number for a table cell: 3 significant digits, ``-`` when missing."""
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -87,9 +88,9 @@ def markdown(report: dict[str, Any]) -> list[str]:
                     verdict += " (uninformative: constant output)"
                 vs_spread = comp["max_abs_error"] / comp["scale"] if comp.get("scale") else None
                 lines.append(
-                    f"| {pair} | {output} | {verdict} | {_fmt(comp['max_abs_error'])} | "
-                    f"{_fmt(comp['max_rel_error'])} | {_fmt(vs_spread)} | {comp['mismatch_fraction']:.2%} | "
-                    f"{_fmt(comp['needed_atol'])} | {comp.get('worst_set') or '-'} |"
+                    f"| {pair} | {output} | {verdict} | {fmt(comp['max_abs_error'])} | "
+                    f"{fmt(comp['max_rel_error'])} | {fmt(vs_spread)} | {comp['mismatch_fraction']:.2%} | "
+                    f"{fmt(comp['needed_atol'])} | {comp.get('worst_set') or '-'} |"
                 )
             for set_name, per_set in (result.get("sets") or {}).items():
                 if per_set.get("error"):
@@ -117,7 +118,7 @@ def _input_sets_md(report: dict[str, Any]) -> list[str]:
     for described in sets:
         name = described["name"]
         values = "; ".join(
-            f"{k}: [{_fmt(v['min'])}, {_fmt(v['max'])}]" for k, v in (described.get("inputs") or {}).items()
+            f"{k}: [{fmt(v['min'])}, {fmt(v['max'])}]" for k, v in (described.get("inputs") or {}).items()
         )
         verdicts = []
         for pair in pairs:
@@ -131,7 +132,7 @@ def _input_sets_md(report: dict[str, Any]) -> list[str]:
             else:
                 verdicts.append("**FAIL**: " + ", ".join(per_set.get("failed_outputs") or []))
         lines.append(
-            f"| {name} | {_fmt(described.get('batch'))} | {_cell(described['purpose'])} | {_cell(values)} | "
+            f"| {name} | {fmt(described.get('batch'))} | {_cell(described['purpose'])} | {_cell(values)} | "
             + " | ".join(verdicts)
             + " |"
         )
@@ -164,7 +165,7 @@ def _walk_md(pair: str, walk: dict[str, Any], report: dict[str, Any]) -> list[st
         f"{walk.get('method', '')}; input set `{walk.get('input_set')}`"
         + (f", torch on {walk['device']}" if walk.get("device") and pair == "ort_vs_torch" else "")
         + f"; {walk.get('compared', 0)} compared, {walk.get('not_compared', 0)} not comparable"
-        + f", {_fmt(walk.get('seconds'))} s."
+        + f", {fmt(walk.get('seconds'))} s."
     )
     lines.append("")
     first = walk.get("first_divergence")
@@ -173,8 +174,8 @@ def _walk_md(pair: str, walk: dict[str, Any], report: dict[str, Any]) -> list[st
         lines.append("No node diverges: every compared intermediate is within tolerance.")
     else:
         lines.append(
-            f"**First divergence** (stage: {walk.get('stage')}): {_where(first)}; error {_fmt(first['error'])} x "
-            f"spread (tolerance {_fmt(tol)}), max abs error {_fmt(first['max_abs_error'])}"
+            f"**First divergence** (stage: {walk.get('stage')}): {_where(first)}; error {fmt(first['error'])} x "
+            f"spread (tolerance {fmt(tol)}), max abs error {fmt(first['max_abs_error'])}"
             + (f"; {first['detail']}" if first.get("detail") else "")
             + ("" if first.get("inputs_agree") else "; its inputs were not all compared")
             + "."
@@ -203,7 +204,7 @@ def _walk_md(pair: str, walk: dict[str, Any], report: dict[str, Any]) -> list[st
                 mark = "**FIRST DIVERGENCE**"
             lines.append(
                 f"| {entry['index']} | {entry.get('layer') or '-'} | `{entry.get('node') or '-'}` | "
-                f"{entry.get('op') or '-'} | {_fmt(entry['error'])} | {mark} |"
+                f"{entry.get('op') or '-'} | {fmt(entry['error'])} | {mark} |"
             )
         rest = len(trail) - (shown[-1]["index"] + 1) if shown else 0
         if rest > 0:
@@ -340,8 +341,8 @@ def _pairs_html(report: dict[str, Any]) -> list[str]:
         for output, comp in (result.get("outputs") or {}).items():
             rows.append(
                 f"<tr><td>{_e(pair)}</td><td>{_e(output)}</td><td>{_verdict(comp['passed'])}</td>"
-                f"<td class='num'>{_fmt(comp['max_abs_error'])}</td><td class='num'>{_fmt(comp['max_rel_error'])}</td>"
-                f"<td class='num'>{comp['mismatch_fraction']:.2%}</td><td class='num'>{_fmt(comp['needed_atol'])}</td>"
+                f"<td class='num'>{fmt(comp['max_abs_error'])}</td><td class='num'>{fmt(comp['max_rel_error'])}</td>"
+                f"<td class='num'>{comp['mismatch_fraction']:.2%}</td><td class='num'>{fmt(comp['needed_atol'])}</td>"
                 f"<td>{_e(comp.get('worst_set') or '-')}</td></tr>"
             )
         for set_name, per_set in (result.get("sets") or {}).items():
@@ -366,7 +367,7 @@ def _sets_html(report: dict[str, Any]) -> list[str]:
     ]
     for described in sets:
         values = "<br>".join(
-            f"{_e(k)}: {_e(v['shape'])} in [{_fmt(v['min'])}, {_fmt(v['max'])}]"
+            f"{_e(k)}: {_e(v['shape'])} in [{fmt(v['min'])}, {fmt(v['max'])}]"
             for k, v in (described.get("inputs") or {}).items()
         )
         cells = []
@@ -379,7 +380,7 @@ def _sets_html(report: dict[str, Any]) -> list[str]:
             else:
                 cells.append(f"<td>{_verdict(per_set['passed'])}</td>")
         rows.append(
-            f"<tr><td>{_e(described['name'])}</td><td class='num'>{_fmt(described.get('batch'))}</td>"
+            f"<tr><td>{_e(described['name'])}</td><td class='num'>{fmt(described.get('batch'))}</td>"
             f"<td>{_e(described['purpose'])}</td><td><small>{values}</small></td>{''.join(cells)}</tr>"
         )
     rows.append("</table>")
@@ -401,7 +402,7 @@ def _walk_html(pair: str, walk: dict[str, Any], report: dict[str, Any]) -> list[
         where = _where(first).replace("`", "")
         parts.append(
             f"<p><b>First divergence</b> (stage: {_e(walk.get('stage'))}): {_e(where)}; error "
-            f"{_fmt(first['error'])} &times; spread (tolerance {_fmt(tol)}).</p>"
+            f"{fmt(first['error'])} &times; spread (tolerance {fmt(tol)}).</p>"
         )
         for line in suspect_lines(first):
             text = line.replace("`", "")
@@ -427,7 +428,7 @@ def _trail_table(trail: list[dict[str, Any]], first: dict[str, Any] | None) -> l
         rows.append(
             f"<tr{' class=first' if is_first else ''}><td class='num'>{entry['index']}</td>"
             f"<td>{_e(entry.get('layer') or '-')}</td><td><code>{_e(entry.get('node') or '-')}</code></td>"
-            f"<td>{_e(entry.get('op') or '-')}</td><td class='num'>{_fmt(entry['error'])}</td>"
+            f"<td>{_e(entry.get('op') or '-')}</td><td class='num'>{fmt(entry['error'])}</td>"
             f"<td>{'<b>first divergence</b>' if is_first else _verdict(entry['passed'])}</td>"
             f"<td><small>{_e(entry.get('detail') or '')}</small></td></tr>"
         )

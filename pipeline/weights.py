@@ -29,6 +29,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from pipeline.errors import NotAModelError
+from pipeline.onnx_utils import subgraph_inputs
 
 Loader = Callable[[], np.ndarray]
 
@@ -223,17 +224,6 @@ def _has_subgraph(node: onnx.NodeProto) -> bool:
     return any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
 
 
-def _subgraph_inputs(node: onnx.NodeProto) -> set[str]:
-    names: set[str] = set()
-    for attr in node.attribute:
-        graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
-        for sub in graphs:
-            for inner in sub.node:
-                names.update(inner.input)
-                names |= _subgraph_inputs(inner)
-    return names
-
-
 def _evaluate(node: onnx.NodeProto, args: list[np.ndarray | None], opset: int) -> list[np.ndarray]:
     """Run one node on numpy values (common ops directly, the rest with onnx's reference runtime)."""
     op = node.op_type
@@ -361,7 +351,7 @@ def attach(
     needed: set[str] = set(graph_outputs)
     for node in kept:
         needed.update(n for n in node.input if n)
-        needed |= _subgraph_inputs(node)
+        needed |= subgraph_inputs(node)
     finals = [name for name in lazy if name in needed and name not in inline]
     finals = _name_after_weights(graph, finals, lazy, origin, needed)
     final_set = set(finals)

@@ -11,7 +11,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from pipeline.fixups.base import FixupContext
-from pipeline.onnx_utils import infer_shapes
+from pipeline.onnx_utils import infer_shapes, subgraph_inputs, unique_name
 
 MAX_ROUNDS = 6
 _INT_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
@@ -346,7 +346,7 @@ def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> list
             constant = _rewrite_shape_input(node, value, shapes)
             if constant is None:
                 continue
-            name = _unique(f"{node.input[1]}__static", taken)
+            name = unique_name(f"{node.input[1]}__static", taken)
             graph.initializer.append(numpy_helper.from_array(np.array(constant, dtype=np.int64), name))
             node.input[1] = name
             round_changes.append(f"{node.op_type} '{node.name}': target {_fmt(value)} -> {constant}")
@@ -358,15 +358,6 @@ def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> list
             break
         changes.extend(round_changes)
     return changes
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, n = base, 0
-    while name in taken:
-        n += 1
-        name = f"{base}_{n}"
-    taken.add(name)
-    return name
 
 
 def _output_type(model: onnx.ModelProto, name: str) -> int | None:
@@ -396,7 +387,7 @@ def remove_dead_nodes(model: onnx.ModelProto) -> int:
         if any(o in needed for o in node.output):
             keep.append(node)
             needed.update(i for i in node.input if i)
-            needed.update(_subgraph_inputs(node))
+            needed.update(subgraph_inputs(node))
     removed = len(graph.node) - len(keep)
     if removed:
         kept = list(reversed(keep))
@@ -406,16 +397,3 @@ def remove_dead_nodes(model: onnx.ModelProto) -> int:
     for init in unused:
         graph.initializer.remove(init)
     return removed
-
-
-def _subgraph_inputs(node: onnx.NodeProto) -> set[str]:
-    names: set[str] = set()
-    for attr in node.attribute:
-        graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
-        for sub in graphs:
-            for inner in sub.node:
-                names.update(inner.input)
-                for a in inner.attribute:
-                    if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-                        names |= _subgraph_inputs(inner)
-    return names

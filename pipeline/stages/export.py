@@ -28,7 +28,7 @@ from pipeline import weights as weights_mod
 from pipeline.context import FixupRecord
 from pipeline.errors import ExportError, Location, UnsupportedError
 from pipeline.layers import layer_of
-from pipeline.onnx_utils import iter_nodes, save
+from pipeline.onnx_utils import iter_nodes, save, unique_name
 from pipeline.stages.load import LoadedModel
 
 STAGE = "export"
@@ -260,7 +260,7 @@ def freeze(concrete: Any, min_elements: int) -> Frozen:
         tensor = f"{name}:0"
         frozen.weights[tensor] = var
         frozen.sizes[tensor] = int(var.shape.num_elements()) * var.dtype.size
-        frozen.rename[tensor] = _unique(_weight_name(var), taken)
+        frozen.rename[tensor] = unique_name(_weight_name(var), taken)
     return frozen
 
 
@@ -268,15 +268,6 @@ def _weight_name(var: Any) -> str:
     """A readable initializer name for a variable: its path without the ``:0``."""
     name = str(getattr(var, "path", None) or var.name)
     return re.sub(r":\d+$", "", name) or "weight"
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}_{n}"
-    taken.add(candidate)
-    return candidate
 
 
 def _data_consumers(graph_def: Any) -> dict[str, list[Any]]:

@@ -35,7 +35,7 @@ from torch import fx, nn
 from pipeline import weights
 from pipeline.errors import Location, UnsupportedError
 from pipeline.layers import layer_of
-from pipeline.onnx_utils import infer_shapes
+from pipeline.onnx_utils import infer_shapes, unique_name
 
 STAGE = "import"
 Converter = Callable[[Any, OnnxGraph], OperationConverterResult]
@@ -94,12 +94,7 @@ def _safe_name(name: str, taken: set[str]) -> str:
     base = re.sub(r"\W", "_", name).strip("_") or "tensor"
     if base[0].isdigit():
         base = "t_" + base
-    candidate, n = base, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}_{n}"
-    taken.add(candidate)
-    return candidate
+    return unique_name(base, taken)
 
 
 def unsupported_nodes(model: onnx.ModelProto, layers: list[str] | None = None) -> list[Location]:
@@ -170,7 +165,7 @@ def import_model(
         fx_nodes[value_name] = fx_graph.placeholder(_safe_name(value_name, taken))
 
     module_names: set[str] = set()
-    for unique_name, onnx_node in onnx_graph.nodes.items():
+    for node_key, onnx_node in onnx_graph.nodes.items():
         domain = onnx_node.domain if onnx_node.domain != "ai.onnx" else ""
         opset = opsets.get(domain, opsets.get("", 0))
         converter, _ = find_converter(domain, onnx_node.operation_type, opset)
@@ -189,7 +184,7 @@ def import_model(
             raise UnsupportedError(
                 f"converter failed: {type(exc).__name__}: {exc}", stage=STAGE, location=location
             ) from None
-        module_name = _safe_name(unique_name, module_names)
+        module_name = _safe_name(node_key, module_names)
         root.add_module(module_name, converted.torch_module)
         result.node_modules[onnx_node.name] = module_name
 

@@ -283,17 +283,7 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
         dtype = _dtype_name(tensor.dtype)
         shape = [None if d is None else int(d) for d in tensor.shape]
         low, high, reason = _range_for(name, dtype, consumers.get(name, []), source)
-        specs.append(
-            TensorSpec(
-                name=name,
-                shape=shape,
-                dtype=dtype,
-                low=low,
-                high=high,
-                range_reason=reason,
-                batch_axis=0 if shape and shape[0] is None else None,
-            )
-        )
+        specs.append(_spec(name, shape, dtype, low, high, reason))
     output_names = _output_names(model)
     dict_inputs = isinstance(getattr(model, "input", None), dict)
     names = [s.name for s in specs]
@@ -394,6 +384,12 @@ def _linear_activation(model: Any) -> Any:
 # --------------------------------------------------------------------------- SavedModel / tf.Module
 
 
+def _spec(name: str, shape: list[int | None], dtype: str, low: float, high: float, reason: str) -> TensorSpec:
+    """An input spec whose batch axis is the first one when that one is free."""
+    batch_axis = 0 if shape and shape[0] is None else None
+    return TensorSpec(name, shape, dtype, low=low, high=high, range_reason=reason, batch_axis=batch_axis)
+
+
 def _signature_specs(structured: Any) -> list[TensorSpec]:
     specs = []
     for name in sorted(structured):
@@ -405,17 +401,7 @@ def _signature_specs(structured: Any) -> list[TensorSpec]:
             if np.issubdtype(np.dtype(dtype), np.integer)
             else (-1.0, 1.0, "default for float inputs")
         )
-        specs.append(
-            TensorSpec(
-                name=name,
-                shape=shape,
-                dtype=dtype,
-                low=low,
-                high=high,
-                range_reason=reason,
-                batch_axis=0 if shape and shape[0] is None else None,
-            )
-        )
+        specs.append(_spec(name, shape, dtype, low, high, reason))
     return specs
 
 
