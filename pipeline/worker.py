@@ -200,6 +200,7 @@ def _subprocess(
         payload = json.loads(res_path.read_text(encoding="utf-8"))
     if not payload["ok"]:
         raise error_from_dict(payload["error"])
+    peak_mb = payload.get("peak_rss_mb") or peak_mb
     return WorkerRun(result=payload["result"], peak_rss_mb=peak_mb, seconds=seconds, in_process=False)
 
 
@@ -281,6 +282,23 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def own_peak_rss_mb() -> float | None:
+    """This process's peak resident set since it started its program (``VmHWM``), in MB.
+
+    ``ru_maxrss`` of a child is floored at its parent's resident set when it was started (Linux
+    carries the high-water mark across ``exec``): a worker started by an orchestrator that holds
+    a model in ONNX Runtime would report the orchestrator's size. ``VmHWM`` belongs to the new
+    program alone. None where ``/proc`` is not available.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
 def main(argv: list[str]) -> int:
     die_with_parent()
     task, req_path, res_path = argv
@@ -296,6 +314,7 @@ def main(argv: list[str]) -> int:
             details=traceback.format_exc()[-6000:],
         )
         payload = {"ok": False, "error": error.to_dict()}
+    payload["peak_rss_mb"] = own_peak_rss_mb()
     tmp = Path(res_path + ".tmp")
     tmp.write_text(json.dumps(payload), encoding="utf-8")
     tmp.replace(res_path)

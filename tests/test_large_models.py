@@ -338,3 +338,26 @@ def test_3gb_model_converts_within_3x_its_weights(tmp_path: Path) -> None:
     assert row.status == "passed", row
     assert row.weight_bytes > 2**31  # past protobuf's limit
     assert max(row.peaks.values()) * 1024**2 <= 3 * row.weight_bytes, (row.peaks, row.weight_bytes)
+
+
+def test_worker_peak_is_its_own_not_its_parents() -> None:
+    """A worker's reported peak excludes what its parent held when it started it.
+
+    Linux floors a child's ``ru_maxrss`` at the parent's resident set at fork time; the worker
+    reports its own ``VmHWM`` instead, so a torch worker started by an orchestrator holding a large
+    model in ONNX Runtime is not charged for it.
+    """
+    import resource
+    import subprocess
+    import sys
+
+    ballast = np.ones(600 * 2**20 // 8)  # 600 MB resident in this (the parent) process
+    code = (
+        "import resource; from pipeline.worker import own_peak_rss_mb; "
+        "print(own_peak_rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    own, inherited = (float(v) for v in out.stdout.split())
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 > 600 and ballast.sum() > 0
+    assert own < 300, own  # the child's own program: an interpreter and a small import
+    assert inherited >= own
