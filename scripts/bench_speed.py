@@ -66,7 +66,7 @@ def main() -> None:
     rows = []
     for key in args.models:
         out = Path(args.out) / key
-        ours = torch.export.load(str(out / "model.pt2")).module().eval()
+        ours = torch.export.load(str(out / "model.pt2")).module()  # an exported program runs in eval mode
         native = getattr(torchvision.models, MODELS[key][1])(weights=None).eval()
         options = ort.SessionOptions()
         options.intra_op_num_threads = args.threads
