@@ -200,6 +200,12 @@ def test_force_and_changed_source_redo_models(tmp_path: Path) -> None:
     assert "not a Keras 3 archive" in summary["models"][0]["message"]
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and exec keeps that: Python would then
+    # never see the Ctrl-C this test sends, wherever the suite itself was started from.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_batch(config: Path, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "batch", str(config), "--out", str(out), "--jobs", "1"],
@@ -208,6 +214,7 @@ def _start_batch(config: Path, out: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
 
 
