@@ -90,18 +90,16 @@ def diagnose(
         blame.append("onnxruntime")
         findings.append("ONNX Runtime disagrees with TensorFlow and with torch, which agree with each other")
     else:
-        if a is False:
-            blame.append("export")
-            assert tf_ort is not None
-            chosen = failing_set(tf_ort, batches)
-            if chosen:
-                localize["tf_vs_ort"] = chosen
-        if b is False:
-            blame.append("import")
-            assert ort_torch is not None
-            chosen = failing_set(ort_torch, batches)
-            if chosen:
-                localize["ort_vs_torch"] = chosen
+        for stage, pair, comparison, agrees in (
+            ("export", "tf_vs_ort", tf_ort, a),
+            ("import", "ort_vs_torch", ort_torch, b),
+        ):
+            if agrees is False:
+                blame.append(stage)
+                assert comparison is not None
+                chosen = failing_set(comparison, batches)
+                if chosen:
+                    localize[pair] = chosen
         if a is None and b is None and c is False:
             findings.append("TensorFlow and torch disagree; ONNX Runtime did not run, so no stage can be singled out")
     blame = list(dict.fromkeys(blame))

@@ -249,12 +249,11 @@ def walk_ort_torch(
         program_node, kind = outputs[path]
         targets.append((position, node, program_node, kind))
     if not targets:
-        result.status = "unavailable"
-        result.reason = (
-            "the torch program's submodules do not match the ONNX nodes (it was not made from this ONNX file)"
+        return _unavailable(
+            result,
+            start,
+            "the torch program's submodules do not match the ONNX nodes (it was not made from this ONNX file)",
         )
-        result.seconds = round(time.perf_counter() - start, 3)
-        return result
 
     sizes = _tensor_bytes(model, _batch_of(feeds))
     by_tensor = {t[1].output[0]: t for t in targets}
@@ -298,6 +297,14 @@ def walk_ort_torch(
 def _real_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
     initializers = {i.name for i in model.graph.initializer}
     return [i for i in model.graph.input if i.name not in initializers]
+
+
+def _unavailable(result: Localization, start: float, reason: str) -> Localization:
+    """``result``, marked as a walk that could not compare anything, and why."""
+    result.status = "unavailable"
+    result.reason = reason
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
 
 
 def _finish(result: Localization, start: float) -> None:
@@ -467,12 +474,11 @@ def walk_tf_ort(
     compared = [str(layer.name) for layer in layers if scopes.get(str(layer.name), {}).get("leaving")]
     result.not_compared = len(layers) - len(compared)
     if not compared:
-        result.status = "unavailable"
-        result.reason = (
-            "no ONNX node carries a Keras layer's name scope (the ONNX file was not exported from this model)"
+        return _unavailable(
+            result,
+            start,
+            "no ONNX node carries a Keras layer's name scope (the ONNX file was not exported from this model)",
         )
-        result.seconds = round(time.perf_counter() - start, 3)
-        return result
 
     # Layers with no ONNX node of their own were fused into a neighbour by tf2onnx: a node-less
     # layer right after a compared one may be what its tensor really holds (Conv then folded BN),
