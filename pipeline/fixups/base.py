@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -76,21 +77,31 @@ def run_fixups(
         working.CopyFrom(model)
     else:
         working = model
+    records = run_in_order(fixups, lambda fixup: fixup(working, context), "fixup", STAGE)
+    return working, records
+
+
+def run_in_order(fixups: Sequence[Any], apply: Callable[[Any], list[str]], kind: str, stage: str) -> list[FixupRecord]:
+    """Call ``apply(fixup)`` for each of ``fixups`` (each has a ``name``) in order; a record of each that fired.
+
+    A fixup that raises anything but a :class:`PipelineError` becomes an :class:`InternalError`
+    that names it (``kind`` says which sort of fixup) and the ones that ran before it.
+    """
     records: list[FixupRecord] = []
     done: list[str] = []
     for fixup in fixups:
         start = time.perf_counter()
         try:
-            changes = fixup(working, context)
+            changes = apply(fixup)
         except PipelineError:
             raise
         except Exception as exc:
             raise InternalError(
-                f"fixup '{fixup.name}' failed: {type(exc).__name__}: {exc}"
-                + (f" (after: {', '.join(done)})" if done else " (first fixup)"),
-                stage=STAGE,
+                f"{kind} '{fixup.name}' failed: {type(exc).__name__}: {exc}"
+                + (f" (after: {', '.join(done)})" if done else f" (first {kind})"),
+                stage=stage,
             ) from exc
         done.append(fixup.name)
         if changes:
             records.append(FixupRecord(name=fixup.name, changes=changes, seconds=round(time.perf_counter() - start, 3)))
-    return working, records
+    return records

@@ -10,13 +10,12 @@ that fired. TensorFlow is imported only by the functions that need it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.context import FixupRecord
-from pipeline.errors import InternalError, PipelineError
+from pipeline.fixups.base import run_in_order
 from pipeline.registry import Doc
 
 STAGE = "export"
@@ -41,24 +40,15 @@ class TraceFixup:
 
 def run_trace_fixups(function: Any, fixups: Sequence[TraceFixup]) -> tuple[Any, list[FixupRecord]]:
     """Apply ``fixups`` in order to a concrete function; return the result and what fired."""
-    records: list[FixupRecord] = []
-    done: list[str] = []
-    for fixup in fixups:
-        start = time.perf_counter()
-        try:
-            function, changes = fixup(function)
-        except PipelineError:
-            raise
-        except Exception as exc:
-            raise InternalError(
-                f"trace fixup '{fixup.name}' failed: {type(exc).__name__}: {exc}"
-                + (f" (after: {', '.join(done)})" if done else " (first trace fixup)"),
-                stage=STAGE,
-            ) from exc
-        done.append(fixup.name)
-        if changes:
-            records.append(FixupRecord(name=fixup.name, changes=changes, seconds=round(time.perf_counter() - start, 3)))
-    return function, records
+    current = function
+
+    def apply(fixup: TraceFixup) -> list[str]:
+        nonlocal current
+        current, changes = fixup(current)
+        return changes
+
+    records = run_in_order(fixups, apply, "trace fixup", STAGE)
+    return current, records
 
 
 def freeze(function: Any, lower_control_flow: bool = False) -> Any:
