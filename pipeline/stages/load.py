@@ -334,6 +334,9 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
 
 
 def _output_names(model: Any) -> list[str]:
+    structure = getattr(model, "output", None)
+    if isinstance(structure, dict):  # keras-hub backbones: named outputs, flattened in key order
+        return sorted(str(k) for k in structure)
     names = getattr(model, "output_names", None)
     outputs = model.outputs if isinstance(model.outputs, list | tuple) else [model.outputs]
     if not names:
