@@ -21,7 +21,12 @@ from pipeline.fixups.shape_values import (
 )
 from pipeline.onnx_utils import infer_shapes, subgraph_inputs, unique_name
 
-_NUMPY_TYPES = {onnx.TensorProto.INT32: np.int32, onnx.TensorProto.BOOL: np.bool_}
+_NUMPY_TYPES = {
+    onnx.TensorProto.INT32: np.int32,
+    onnx.TensorProto.BOOL: np.bool_,
+    onnx.TensorProto.FLOAT: np.float32,
+    onnx.TensorProto.DOUBLE: np.float64,
+}
 
 MAX_ROUNDS = 6
 

@@ -17,6 +17,7 @@ from onnx import helper, numpy_helper
 
 INT_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
 VALUE_TYPES = (*INT_TYPES, onnx.TensorProto.BOOL)
+FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)  # only through Cast and Range (a causal mask)
 MAX_ELEMENTS = 4096  # a folded constant larger than this stays a computation (Range of a long sequence)
 
 
@@ -54,8 +55,12 @@ def const_values(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     """Small integer and boolean initializers, as object arrays."""
     values = {}
     for init in model.graph.initializer:
-        if init.data_type in VALUE_TYPES and numel(init) <= 64 and init.data_location != onnx.TensorProto.EXTERNAL:
+        if numel(init) > 64 or init.data_location == onnx.TensorProto.EXTERNAL:
+            continue
+        if init.data_type in VALUE_TYPES:
             values[init.name] = numpy_helper.to_array(init).astype(np.int64).astype(object)
+        elif init.data_type in FLOAT_TYPES and numel(init) == 1:
+            values[init.name] = numpy_helper.to_array(init).astype(np.float64).astype(object)
     return values
 
 
@@ -108,7 +113,14 @@ def ints(value: np.ndarray) -> list[int]:
 
 
 def is_concrete(value: np.ndarray) -> bool:
-    return all(isinstance(v, int | np.integer) for v in value.reshape(-1))
+    return all(isinstance(v, int | float | np.integer | np.floating) for v in value.reshape(-1))
+
+
+def _scalar(value: np.ndarray) -> float:
+    flat = value.reshape(-1)
+    if flat.size != 1 or not is_concrete(flat):
+        raise Unknown
+    return flat[0]
 
 
 def _shape_of(name: str, shapes: dict[str, list[Any]]) -> list[Any]:
@@ -118,6 +130,8 @@ def _shape_of(name: str, shapes: dict[str, list[Any]]) -> list[Any]:
 
 
 def _elementwise(op: str, x: Any, y: Any) -> Any:
+    if isinstance(x, float | np.floating) or isinstance(y, float | np.floating):
+        raise Unknown  # float values only pass through Cast and Range
     if op == "Mul":
         return x * y
     if op == "Div":
@@ -207,9 +221,13 @@ def evaluate(node: onnx.NodeProto, known: dict[str, np.ndarray], shapes: dict[st
             raise Unknown
         return numpy_helper.to_array(value).astype(np.int64).astype(object)
     if op in ("Cast", "Identity"):
+        value = arg(0)
+        if op == "Cast" and attr(node, "to") in FLOAT_TYPES:
+            return np.array([float(v) for v in ints(value)], dtype=object).reshape(value.shape)
         if op == "Cast" and attr(node, "to") not in VALUE_TYPES:
             raise Unknown
-        value = arg(0)
+        if any(isinstance(v, float | np.floating) for v in value.reshape(-1)):
+            return np.array([int(v) for v in value.reshape(-1)], dtype=object).reshape(value.shape)
         if op == "Cast" and attr(node, "to") == onnx.TensorProto.BOOL:
             return np.array([int(bool(v)) for v in ints(value)], dtype=object).reshape(value.shape)
         return value
@@ -260,10 +278,11 @@ def evaluate(node: onnx.NodeProto, known: dict[str, np.ndarray], shapes: dict[st
         cond, a, b = np.broadcast_arrays(np.array(ints(cond), dtype=object).reshape(cond.shape), a, b)
         return np.where(cond.astype(bool), a, b).astype(object)
     if op == "Range":
-        start, limit, delta = (ints(arg(i))[0] for i in range(3))
+        start, limit, delta = (_scalar(arg(i)) for i in range(3))
         if delta == 0:
             raise Unknown
-        return _small(np.arange(start, limit, delta).astype(object))
+        values = np.arange(start, limit, delta)
+        return _small(np.array(values.tolist(), dtype=object))
     if op == "Tile":
         data, repeats = arg(0), ints(arg(1))
         return _small(np.tile(data, repeats))
