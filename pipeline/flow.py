@@ -504,7 +504,12 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
         outputs: dict[str, np.ndarray] = {}
         for set_name, arrays in sets.items():
             args = [arrays[s.name] for s in loaded.inputs]
-            values = loaded.function(*args)
+            try:
+                values = loaded.function(*args)
+            except tf.errors.InvalidArgumentError as exc:  # the inputs' fault: exit 2, naming them
+                from pipeline.stages.input_fit import misfit
+
+                raise misfit(exc, specs, loaded.layers) from None
             for name, value in zip(loaded.outputs, values, strict=True):
                 outputs[f"{set_name}/{name}"] = np.asarray(value)
             if loaded.logits_function is not None and config.compare_logits:

@@ -26,6 +26,7 @@ from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError, NotAModelError, UnsafeModelError, UserError
 from pipeline.inputs import application_range
 from pipeline.sources import Source, SourceKind
+from pipeline.stages.id_ranges import integer_range
 
 STAGE = "load"
 
@@ -244,12 +245,14 @@ def _input_consumers(model: Any) -> dict[str, list[Any]]:
     return consumers
 
 
-def _range_for(spec_name: str, dtype: str, consumers: list[Any], source: Source) -> tuple[float, float, str]:
+def _range_for(
+    spec_name: str, dtype: str, consumers: list[Any], source: Source, model: Any = None
+) -> tuple[float, float, str]:
     kinds = {type(layer).__name__: layer for layer in consumers}
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        return integer_range(spec_name, consumers, model) or (0.0, 10.0, "guessed: default for integer inputs")
     if "Embedding" in kinds:
         return 0.0, float(kinds["Embedding"].input_dim), "token ids within the Embedding vocabulary"
-    if np.issubdtype(np.dtype(dtype), np.integer):
-        return 0.0, 10.0, "default for integer inputs"
     app = application_range(source.spec if source.kind is SourceKind.CALLABLE else None)
     if app:
         return app
@@ -282,7 +285,7 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
         name = _spec_name(tensor)
         dtype = _dtype_name(tensor.dtype)
         shape = [None if d is None else int(d) for d in tensor.shape]
-        low, high, reason = _range_for(name, dtype, consumers.get(name, []), source)
+        low, high, reason = _range_for(name, dtype, consumers.get(name, []), source, model)
         specs.append(_spec(name, shape, dtype, low, high, reason))
     output_names = _output_names(model)
     dict_inputs = isinstance(getattr(model, "input", None), dict)
