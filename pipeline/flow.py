@@ -442,6 +442,7 @@ def torch_check_stage(conv: Conversion) -> None:
 
 
 def validate_stage(conv: Conversion) -> None:
+    from pipeline import precision
     from pipeline.inputs import describe_sets, load_sets
     from pipeline.stages.validate import merge_probes, validate
 
@@ -456,7 +457,9 @@ def validate_stage(conv: Conversion) -> None:
                 load_sets(ws.outputs_torch), load_sets(ws.probes_torch) if ws.probes_torch.is_file() else None
             ),
         }
-        conv.validation = validate(runs, conv.config.tolerance_for, conv.run_errors)
+        dtype = conv.export.compute_dtype  # low-precision models: tolerance follows their epsilon
+        conv.notes.extend(n for n in [precision.note(conv.config, dtype)] if n)
+        conv.validation = validate(runs, precision.tolerance_for(conv.config, dtype), conv.run_errors)
     with timed(conv.stages, "diagnose"):
         from pipeline.stages.diagnose import diagnose_conversion
 
@@ -473,6 +476,7 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
     import tensorflow as tf
 
     from pipeline import inputs as inputs_mod
+    from pipeline import precision
     from pipeline.stages.export import export_onnx
     from pipeline.stages.load import load_model
 
@@ -528,6 +532,7 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
         fixups=exported.trace_fixups if exported else [],
         weight_bytes=exported.weight_bytes if exported else 0,
         notes=exported.changes if exported else [],
+        compute_dtype=precision.compute_dtype(loaded.keras_model),
         stages=stages,
         versions={
             "tensorflow": tf.__version__,
