@@ -45,7 +45,7 @@ def fixups_stage(conv: Conversion) -> None:
     with timed(conv.stages, "fixups"):
         model = onnx_utils.load(conv.workspace.onnx_raw, stage="fixups")
         context = FixupContext(inputs=conv.export.inputs, layers=conv.export.layers, model_dir=conv.workspace.root)
-        fixed, records = run_fixups(model, DEFAULT_FIXUPS, context, copy=False)
+        fixed, records = run_fixups(model, DEFAULT_FIXUPS, context)
         conv.fixups = [*conv.export.fixups, *records]  # trace fixups (TensorFlow side) first
         onnx_utils.save(fixed, conv.workspace.onnx_fixed)
         probe_model = onnx_utils.load(conv.ort_model, stage="fixups") if conv.validating else fixed
