@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from pipeline.fixups.base import FixupContext
+from pipeline.fixups.base import FixupContext, FixupResult, rewrite_copy
 from pipeline.onnx_utils import infer_shapes, unique_name
 
 BF16 = onnx.TensorProto.BFLOAT16
@@ -27,7 +27,7 @@ def _set_cast_to(node: onnx.NodeProto, to: int) -> None:
             attribute.i = to
 
 
-def emulate_bfloat16(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def emulate_bfloat16(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Turn bfloat16 weights and ops into float32 ones followed by a bfloat16 round trip.
 
     tf2onnx exports a cast to ``tf.bfloat16`` as ``Cast(to=FLOAT16)`` beside bfloat16 weights,
@@ -36,6 +36,15 @@ def emulate_bfloat16(model: onnx.ModelProto, context: FixupContext) -> list[str]
     float32 and rounding its output to bfloat16 (``Cast`` there and back) reproduces
     TensorFlow's CPU arithmetic, which also accumulates in float32.
     """
+    graph = model.graph
+    if not any(i.data_type == BF16 for i in graph.initializer) and not any(
+        n.op_type == "Cast" and _cast_to(n) == BF16 for n in graph.node
+    ):
+        return FixupResult(model, [])
+    return rewrite_copy(model, lambda working: _emulate(working, context))
+
+
+def _emulate(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     graph = model.graph
     bf16_weights = [i for i in graph.initializer if i.data_type == BF16]
     casts = [n for n in graph.node if n.op_type == "Cast" and _cast_to(n) in (BF16, F16)]

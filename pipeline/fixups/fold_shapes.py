@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from pipeline.fixups.base import FixupContext
+from pipeline.fixups.base import FixupContext, FixupResult, rewrite_copy
 from pipeline.fixups.shape_values import (
     FOLDABLE,
     Sym,
@@ -79,13 +79,17 @@ def _rewrite_shape_input(node: onnx.NodeProto, value: np.ndarray, shapes: dict[s
     return None
 
 
-def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Replace Shape -> Gather/Slice -> Concat -> Reshape/Expand chains by constants (batch as -1 or 1).
 
     tf2onnx exports Keras' Flatten, Reshape and broadcasts as shape arithmetic on tensor values;
     torch.export cannot trace a reshape whose target comes from tensor data, and onnx2torch keeps
     the chain as run-time ops. With every dimension but the batch pinned, all of it folds.
     """
+    return rewrite_copy(model, lambda working: _fold(working, context))
+
+
+def _fold(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     changes: list[str] = []
     graph = model.graph
     for _ in range(MAX_ROUNDS):
