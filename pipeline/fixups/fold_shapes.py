@@ -46,10 +46,26 @@ def _elements_per(shape: list[Any] | None, symbol: str) -> int | None:
     return coef if seen else None
 
 
-def _rewrite_shape_input(node: onnx.NodeProto, value: np.ndarray, shapes: dict[str, list[Any]]) -> list[int] | None:
+_SHAPE_INPUT = {"Reshape": 1, "Expand": 1, "Slice": 2}
+_TO_THE_END = 2**63 - 1
+
+
+def _rewrite_shape_input(
+    node: onnx.NodeProto, value: np.ndarray, shapes: dict[str, list[Any]], known: dict[str, np.ndarray]
+) -> list[int] | None:
     """A constant that can stand for symbolic ``value`` as ``node``'s shape input, or None."""
     dims = list(value.reshape(-1))
     syms = [i for i, d in enumerate(dims) if isinstance(d, Sym)]
+    if node.op_type == "Slice":
+        data_shape = shapes.get(node.input[0])
+        axes_value = known.get(node.input[3]) if len(node.input) > 3 and node.input[3] else None
+        if data_shape is None or (len(node.input) > 3 and node.input[3] and axes_value is None):
+            return None
+        axes = [int(a) % len(data_shape) for a in axes_value.reshape(-1)] if axes_value is not None else None
+        axes = axes if axes is not None else list(range(len(dims)))
+        if len(axes) != len(dims) or any(data_shape[axes[i]] != dims[i] for i in syms):
+            return None
+        return [_TO_THE_END if i in syms else int(d) for i, d in enumerate(dims)]
     if node.op_type == "Reshape":
         if len(syms) != 1 or 0 in dims:
             return None
@@ -125,18 +141,20 @@ def _fold(model: onnx.ModelProto, context: FixupContext) -> list[str]:
             round_changes.append(f"folded {folded} shape computation(s) into constants")
 
         # 2. targets that still hold the batch symbol: Reshape gets -1 there, Expand gets 1
+        # (Slice ends that equal the sliced dim become "to the end")
         for node in graph.node:
-            if node.op_type not in ("Reshape", "Expand") or len(node.input) < 2:
+            index = _SHAPE_INPUT.get(node.op_type)
+            if index is None or len(node.input) <= index:
                 continue
-            value = known.get(node.input[1])
+            value = known.get(node.input[index])
             if value is None or is_concrete(value):
                 continue
-            constant = _rewrite_shape_input(node, value, shapes)
+            constant = _rewrite_shape_input(node, value, shapes, known)
             if constant is None:
                 continue
-            name = unique_name(f"{node.input[1]}__static", taken)
+            name = unique_name(f"{node.input[index]}__static", taken)
             graph.initializer.append(numpy_helper.from_array(np.array(constant, dtype=np.int64), name))
-            node.input[1] = name
+            node.input[index] = name
             round_changes.append(f"{node.op_type} '{node.name}': target {_fmt(value)} -> {constant}")
 
         removed = remove_dead_nodes(model)

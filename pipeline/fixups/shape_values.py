@@ -142,6 +142,10 @@ def _elementwise(op: str, x: Any, y: Any) -> Any:
         return x // y
     if op == "Max" or op == "Min":
         return extreme(x, y, op == "Max")
+    if op in ("Add", "Sub") and isinstance(x, Sym) and isinstance(y, int | np.integer) and y == 0:
+        return x
+    if op == "Add" and isinstance(y, Sym) and isinstance(x, int | np.integer) and x == 0:
+        return y
     if not (isinstance(x, int | np.integer) and isinstance(y, int | np.integer)):
         if op == "Equal" and isinstance(x, Sym) != isinstance(y, Sym):
             # k * batch (batch >= 1) never equals a constant below k (tf.slice's size=-1 test)
