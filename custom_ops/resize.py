@@ -289,7 +289,8 @@ def _converter(legacy: bool) -> Any:
                 else None
             )
         shape = input_shape(node, graph, 0)
-        resizable = names and "sizes" in given and "scales" not in given and ("roi" not in given or roi is not None)
+        no_scales = "scales" not in given or scales == []  # tf2onnx feeds an empty tensor there
+        resizable = names and "sizes" in given and no_scales and ("roi" not in given or roi is not None)
         if target is None and resizable and shape is not None:
             batch_sized = _batch_sized_target(node, graph, given["sizes"], shape, roi)
             if batch_sized is not None:  # sizes hold the batch: only the static axes resize
@@ -318,9 +319,11 @@ def _batch_sized_target(
         if dim.tensor is None:
             sizes.append(dim.value)
             dummy.append(have)
-        elif have is None and _shapes.same_symbol(graph, dim.tensor, dim.axis, node.input_values[0], axis):
-            sizes.append(1)
-            dummy.append(1)
+        elif (dim.tensor, dim.axis) == (node.input_values[0], axis) or (
+            have is None and _shapes.same_symbol(graph, dim.tensor, dim.axis, node.input_values[0], axis)
+        ):  # the axis keeps its size
+            sizes.append(1 if have is None else have)
+            dummy.append(1 if have is None else have)
         else:
             return None
     return _Target(sizes=tuple(sizes), roi=tuple(roi) if roi else None), dummy
