@@ -26,6 +26,7 @@ from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError, NotAModelError, UnsafeModelError, UserError
 from pipeline.inputs import application_range
 from pipeline.sources import Source, SourceKind
+from pipeline.stages import archive_refs
 from pipeline.stages.id_ranges import integer_range
 
 STAGE = "load"
@@ -109,6 +110,15 @@ def _load_keras3(path: str, config: ConversionConfig) -> Any:
 def _keras_load_error(path: str, exc: Exception) -> UserError:
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    archive = archive_refs.archive_config(path)
+    missing = archive_refs.missing_packages(archive)
+    if missing:
+        needs = "; ".join(f"{archive_refs.install_name(p)} (for {', '.join(c[:3])})" for p, c in missing.items())
+        return NotAModelError(
+            f"{path} needs packages that are not installed: {needs}",
+            stage=STAGE,
+            hint=f"install them into the environment (pip install {' '.join(map(archive_refs.install_name, missing))})",
+        )
     if "safe_mode" in text or "Lambda" in text:
         return UnsafeModelError(
             f"{path} contains a Lambda layer or other serialized code, which is not run by default",
@@ -116,8 +126,11 @@ def _keras_load_error(path: str, exc: Exception) -> UserError:
             hint="if you trust this file, set `allow_custom_objects: true` in the config",
         )
     if "Unknown layer" in text or "Could not locate" in text or "custom_objects" in text:
+        named = archive_refs.custom_classes(archive)
         return UnsafeModelError(
-            f"{path} uses a custom layer or object that is not registered: {first}",
+            f"{path} uses a custom layer or object that is not registered"
+            + (f" ({', '.join(named[:5])})" if named else "")
+            + f": {first}",
             stage=STAGE,
             hint="set `allow_custom_objects: true` and list it under `custom_objects: [module:Class]`",
         )
