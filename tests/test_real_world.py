@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import pipeline
+from pipeline.errors import InputSpecError
 from tests import real_world_models
 from tests.checks import assert_converted, fired
 
@@ -28,10 +29,10 @@ def test_keras_hub_backbone_archive(tmp_path: Path, kind: str) -> None:
 def test_sequence_past_the_position_table_is_the_users_input(tmp_path: Path) -> None:
     path = real_world_models.save(real_world_models.keras_hub_backbone("distilbert"), tmp_path, "distilbert")
     config = {"inputs": {"token_ids": {"shape": [None, 40]}, "padding_mask": {"shape": [None, 40]}}}
-    result = pipeline.convert(path, tmp_path / "out", config)
-    error = result.report["error"]
-    assert result.status != "passed" and error["kind"] == "user", error
-    assert "do not fit" in error["message"] and "token_ids" in error["message"]
+    with pytest.raises(InputSpecError) as raised:
+        pipeline.convert(path, tmp_path / "out", config)
+    assert raised.value.exit_code == 2 and "do not fit" in raised.value.message
+    assert "'token_ids' [None, 40]" in raised.value.message and "position_embedding" in str(raised.value)
 
 
 @pytest.mark.slow
