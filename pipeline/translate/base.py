@@ -37,6 +37,8 @@ class Value:
     dtype: str  # "float32", "int32", "bool", ...
     channels_first: bool = False  # held as (N, C, *spatial) while Keras has (N, *spatial, C)
     mask: str | None = None  # variable holding the Keras mask (bool (N, T)) or None
+    flat_from: Shape | None = None  # a Flatten of a channels-first map: its Keras shape (no batch)
+    # (the flattened order is C, *spatial; Dense permutes its kernel rows to match)
 
     @property
     def rank(self) -> int:
@@ -136,11 +138,20 @@ class Context:
 
     def keras_layout(self, value: Value) -> tuple[list[str], Value]:
         """Lines that bring ``value`` to the Keras layout (none when it already is), and the new value."""
+        if value.flat_from is not None:
+            spatial = value.flat_from
+            var = self.var(value.var + "_hwc")
+            cf = (spatial[-1], *spatial[:-1])
+            line = (
+                f"{var} = {value.var}.reshape(-1, {', '.join(map(str, cf))})"
+                f".permute{_last(len(spatial) + 1)}.flatten(1)  # flatten in Keras (channels-last) order"
+            )
+            return [line], Value(var, value.shape, value.dtype, False, value.mask)
         if not value.channels_first or value.rank < 3:
             return [], Value(value.var, value.shape, value.dtype, False, value.mask)
         var = self.var(value.var.split("_cf")[0] + "_nhwc")
         perm = _PERMUTE_TO_LAST[value.rank] if value.rank in _PERMUTE_TO_LAST else _last(value.rank)
-        line = f"{var} = {value.var}.permute{perm}"
+        line = f"{var} = {value.var}.permute{perm}  # to Keras's channels-last layout"
         return [line], Value(var, value.shape, value.dtype, False, value.mask)
 
     def channels_first(self, value: Value) -> tuple[list[str], Value]:
@@ -149,12 +160,41 @@ class Context:
             return [], Value(value.var, value.shape, value.dtype, value.rank >= 3, value.mask)
         var = self.var(value.var + "_cf")
         perm = _PERMUTE_TO_FIRST[value.rank] if value.rank in _PERMUTE_TO_FIRST else _first(value.rank)
-        line = f"{var} = {value.var}.permute{perm}"
+        line = f"{var} = {value.var}.permute{perm}  # channels-last (Keras) to channels-first (torch)"
         return [line], Value(var, value.shape, value.dtype, True, value.mask)
+
+    def same_layout(self, values: list[Value]) -> tuple[list[str], list[Value]]:
+        """Lines that bring ``values`` to one layout (channels-first when all are of rank >= 3 and
+        one already is; else the Keras layout), and the new values."""
+        lines: list[str] = []
+        out: list[Value] = []
+        first = any(v.channels_first for v in values) and all(v.rank >= 3 for v in values)
+        first = first and len({v.rank for v in values}) == 1
+        for value in values:
+            more, moved = self.channels_first(value) if first else self.keras_layout(value)
+            lines += more
+            out.append(moved)
+        return lines, out
+
+    def axis(self, value: Value, axis: int) -> int:
+        """The torch axis of Keras axis ``axis`` for ``value`` as held in forward()."""
+        rank = value.rank
+        axis = axis % rank
+        if not value.channels_first or rank < 3 or axis == 0:
+            return axis
+        return 1 if axis == rank - 1 else axis + 1
 
     def array(self, variable: Any) -> np.ndarray:
         """A Keras variable's value as a numpy array."""
         return np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable)
+
+    def path(self, variable: Any) -> str:
+        """A Keras variable's path (``conv1/kernel``), for ``Translation.weight_map``."""
+        path = getattr(variable, "path", None)
+        if path:
+            return str(path)
+        name = str(getattr(variable, "name", variable))
+        return name[:-2] if name.endswith(":0") else name
 
 
 def _first(rank: int) -> str:
