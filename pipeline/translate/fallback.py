@@ -14,6 +14,7 @@ A source with no Keras layer graph gets its whole program written the same way
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ class OnnxFallback:
             cls = class_name(call.attr) + "Graph"
             t.modules[call.attr] = f"{cls}()"
             path = self._export(call, args)
+            self._save_weights(call, ctx)
             self.pending.append(
                 {
                     "attr": call.attr,
@@ -62,6 +64,22 @@ class OnnxFallback:
                 }
             )
         return t
+
+    def _save_weights(self, call: LayerCall, ctx: Context) -> None:
+        """The layer's Keras weights, so the torch side can name the program's tensors after them."""
+        import numpy as np
+
+        arrays, paths = {}, {}
+        for variable in getattr(call.layer, "weights", []):
+            path = ctx.path(variable)
+            key = re.sub(r"\W", "_", path.rsplit("/", 1)[-1].split(":")[0]) or "weight"
+            while key in arrays:
+                key += "_"
+            arrays[key] = ctx.array(variable)
+            paths[key] = path
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        np.savez(self.work_dir / f"{call.attr}_weights.npz", **arrays)
+        (self.work_dir / f"{call.attr}_weights.json").write_text(json.dumps(paths), encoding="utf-8")
 
     def _export(self, call: LayerCall, args: list[Value]) -> Path:
         import tensorflow as tf
@@ -99,7 +117,7 @@ def _spec(name: str, value: Value) -> dict[str, Any]:
 
 
 def program_class(
-    program: Any, cls: str, prefix: str, doc: str, single: bool = True
+    program: Any, cls: str, prefix: str, doc: str, single: bool = True, known: dict[str, Any] | None = None
 ) -> tuple[str, dict[str, Any], list[str]]:
     """A ``nn.Module`` class running ``program``'s ATen graph, its state dict (keys under ``prefix``)
     and the keys that are buffers. Float parameters and constants become ``nn.Parameter`` s."""
@@ -130,8 +148,8 @@ def program_class(
         tensor = program.state_dict.get(target)
         if tensor is None:
             tensor = program.constants[target]
-        attr = f"w{index}_" + re.sub(r"\W", "_", target)[-40:].strip("_")
-        kinds[name] = (attr, tensor)
+        attr = _known_name(tensor, known or {}, set(kinds)) or f"w{index}"
+        kinds[attr] = (name, tensor)
         shape = ", ".join(str(int(d)) for d in tensor.shape)
         if tensor.is_floating_point() and "BUFFER" not in kind:
             init.append(
@@ -163,6 +181,17 @@ def program_class(
     return "\n".join(lines), state, buffers
 
 
+def _known_name(tensor: Any, known: dict[str, Any], taken: set[str]) -> str | None:
+    """The Keras weight name whose value ``tensor`` holds (same shape, same numbers), if any."""
+    import numpy as np
+
+    values = tensor.detach().cpu().numpy()
+    for name, array in known.items():
+        if name not in taken and array.shape == values.shape and np.array_equal(array, values):
+            return name
+    return None
+
+
 def complete(model_py: Path, weights: Path, pending: list[dict[str, Any]], work_dir: Path) -> dict[str, Any]:
     """Torch side: turn each pending ONNX piece into its class in model.py and add its weights."""
     import numpy as np
@@ -189,11 +218,19 @@ def complete(model_py: Path, weights: Path, pending: list[dict[str, Any]], work_
         program = program.run_decompositions({}) if hasattr(program, "run_decompositions") else program
         doc = f"Keras layer '{piece['layer']}' through the ONNX route (TensorFlow -> ONNX -> torch.export)."
         single = len(piece["outputs"]) == 1
-        text, tensors, buffers = program_class(program, piece["class"], f"{piece['attr']}.", doc, single)
+        stem = Path(piece["onnx"]).with_suffix("")
+        known: dict[str, Any] = {}
+        paths: dict[str, str] = {}
+        if Path(f"{stem}_weights.npz").is_file():
+            with np.load(f"{stem}_weights.npz") as data:
+                known = {k: data[k] for k in data.files}
+            paths = json.loads(Path(f"{stem}_weights.json").read_text(encoding="utf-8"))
+        text, tensors, buffers = program_class(program, piece["class"], f"{piece['attr']}.", doc, single, known)
         source = source.replace(MARKER + piece["attr"], text, 1)
         for key, tensor in tensors.items():
             state[key] = tensor.numpy()
-        records[piece["attr"]] = {"parameters": sorted(tensors), "buffers": buffers, "single": single}
+        weight_map = {k: paths[k.split(".", 1)[1]] for k in tensors if k.split(".", 1)[1] in paths}
+        records[piece["attr"]] = {"parameters": sorted(tensors), "buffers": buffers, "weight_map": weight_map}
     save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(weights))
     model_py.write_text(source, encoding="utf-8")
     del torch

@@ -93,6 +93,8 @@ def complete_task(request: dict[str, Any]) -> dict[str, Any]:
     records = complete(ws.root / MODEL_PY, ws.weights, info.get("fallbacks", []), ws.scratch / "fallback")
     for piece in info.get("fallbacks", []):
         piece.update(records.get(piece["attr"], {}))
+        info.setdefault("weight_map", {}).update(piece.get("weight_map", {}))
+        info["buffers"] = sorted(set(info.get("buffers", [])) | set(piece.get("buffers", [])))
         piece["onnx"] = Path(piece["onnx"]).name
     info["status"] = "translated"
     _write(ws.root, info)
