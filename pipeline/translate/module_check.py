@@ -73,6 +73,7 @@ def main(request_path: str) -> int:
     np.savez(request["outputs_path"], **outputs)
     result["parameters"] = sum(int(p.numel()) for p in model.parameters())
     result["trainable"] = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)
+    result["state_elements"] = sum(int(t.numel()) for t in model.state_dict().values())
     result["batch_norms"] = sum(1 for m in model.modules() if "BatchNorm" in type(m).__name__)
     if request.get("export_path") and not result["errors"]:
         result.update(_export(model, sets, inputs, request))

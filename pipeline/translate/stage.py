@@ -41,7 +41,7 @@ def translate_in_tf(loaded: Any, config: Any, ws: Workspace, stages: list[StageR
     """TensorFlow worker: translate ``loaded.keras_model`` (when there is one) into the workspace."""
     from pipeline.translate.fallback import OnnxFallback
 
-    info: dict[str, Any] = {"status": "none"}
+    info: dict[str, Any] = {"status": "none", "name": loaded.name}
     if loaded.keras_model is None:
         info["reason"] = "the source has no Keras layer graph"
         _write(ws.root, info)
@@ -67,6 +67,7 @@ def translate_in_tf(loaded: Any, config: Any, ws: Workspace, stages: list[StageR
         save_file(code.weights, str(ws.weights))
         info = {
             "status": "pending" if fallback.pending else "translated",
+            "name": loaded.name,
             "class_name": code.class_name,
             "layout": config.layout,
             "inputs": [s.name for s in loaded.inputs],
@@ -107,7 +108,7 @@ def module_stage(conv: Any) -> None:
 
     ws = conv.workspace
     info = read_translation(ws.root)
-    if not info or info.get("status") not in ("translated", "pending"):
+    if not info or info.get("status") not in ("translated", "pending") or (ws.root / OUTPUTS).is_file():
         return
     if info["status"] == "pending":
         try:
@@ -133,7 +134,7 @@ def module_stage(conv: Any) -> None:
         conv.run_errors["module"] = result["errors"]
     info["check"] = {k: v for k, v in result.items() if k != "export_trace"}
     _write(ws.root, info)
-    if _matches_tf(conv) and result.get("export"):
+    if conv.torch is None and _matches_tf(conv) and result.get("export"):
         from importlib.metadata import version
 
         from pipeline.context import TorchResult
@@ -143,7 +144,7 @@ def module_stage(conv: Any) -> None:
         conv.module_program = True
         conv.torch = TorchResult(
             dynamic_batch=bool(result.get("export_dynamic")),
-            parameters=int(result.get("parameters", 0)),
+            parameters=int(result.get("state_elements", 0)),
             weight_bytes=ws.weights.stat().st_size,
             versions={"torch": version("torch")},
         )
@@ -230,3 +231,52 @@ def _matches_tf(conv: Any) -> bool:
     reference = load_sets(ws.outputs_tf)
     reference = {s: {k: v for k, v in values.items() if not k.endswith(":logits")} for s, values in reference.items()}
     return bool(compare_runs(candidate, reference, conv.config.tolerance_for).passed)
+
+
+def write_whole_model(program: Any, ws: Workspace, specs: list[Any]) -> None:
+    """Torch worker: a source with no Keras layer graph gets its whole program as model.py."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from pipeline.translate.codegen import class_name
+    from pipeline.translate.fallback import program_class
+
+    info = read_translation(ws.root) or {"status": "none"}
+    if info.get("status") in ("translated", "pending"):
+        return
+    name = str(info.get("name") or ws.root.name.split(".partial")[0].lstrip(".") or "model")
+    cls = class_name(name)
+    outputs = len(program.graph_signature.user_outputs)
+    doc = f"{name} through the ONNX route (TensorFlow -> ONNX -> torch.export): its ATen graph as torch code."
+    text, tensors, buffers = program_class(program, cls, "", doc, single=outputs == 1)
+    source = "\n".join(
+        [
+            f'"""{name}, translated to PyTorch by keras2torch through ONNX (no Keras layer graph)."""',
+            "",
+            "from pathlib import Path",
+            "",
+            "import torch",
+            "from safetensors.torch import load_file",
+            "from torch import nn",
+            "",
+            "",
+            text,
+            "",
+            "",
+            "def load(path=None):",
+            f'    """A {cls} with the weights of model.safetensors (beside this file by default), in eval mode."""',
+            '    path = Path(path) if path is not None else Path(__file__).with_name("model.safetensors")',
+            f"    model = {cls}()",
+            "    model.load_state_dict(load_file(str(path)))",
+            "    return model.eval()",
+            "",
+        ]
+    )
+    (ws.root / MODEL_PY).write_text(source, encoding="utf-8")
+    save_file({k: np.ascontiguousarray(v.numpy()) for k, v in tensors.items()}, str(ws.weights))
+    rows = [
+        {"layer": name, "class": "(whole model)", "attribute": "", "method": "onnx", "reason": info.get("reason", "")}
+    ]
+    info.update(status="translated", class_name=cls, layers=rows, buffers=buffers, weight_map={}, layout="keras")
+    info.update(inputs=[s.name for s in specs], output_keys=None, fallbacks=[])
+    _write(ws.root, info)
