@@ -145,7 +145,7 @@ def rename_chains(lines: list[str], args: list[str], keep: list[str]) -> tuple[l
             pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, mapping)) + r")(?!\w)")
             code, sep, comment = line.partition("  #")
             line = pattern.sub(lambda m: mapping[m.group(1)], code) + sep + comment
-        dying = [rename.get(u, u) for u in sorted(used) if last_use.get(u) == i and u not in args]
+        dying = [rename.get(u, u) for u in sorted(used) if last_use.get(u) == i]
         live -= set(dying)
         if target is not None and target in defined:
             new_name = target

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from pipeline.translate.base import Context, Decline, LayerCall, LayerEntry, Translation
@@ -17,11 +19,12 @@ from pipeline.translate.layers.common import (
     spell,
 )
 
-_RANK = {"1D": 1, "2D": 2, "3D": 3}
-
 
 def _rank(call: LayerCall) -> int:
-    return _RANK[call.class_name[-2:]]
+    found = re.search(r"([123])D", call.class_name)
+    if found is None:
+        raise Decline(f"{call.class_name}: no spatial rank in the class name")
+    return int(found.group(1))
 
 
 def torch_kernel(kernel: np.ndarray) -> np.ndarray:
