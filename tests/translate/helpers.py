@@ -58,8 +58,11 @@ def check(
     module = module_from(code)
     xs = inputs_for(model, rng)
     expected = model(xs if len(xs) > 1 else xs[0], training=False)
+    fed = xs
+    if kwargs.get("layout") == "channels_first":  # image inputs go in NCHW
+        fed = [np.ascontiguousarray(np.moveaxis(x, -1, 1)) if x.ndim >= 3 and x.dtype.kind == "f" else x for x in xs]
     with torch.no_grad():
-        got = module(*[torch.from_numpy(x) for x in xs])
+        got = module(*[torch.from_numpy(x) for x in fed])
     if isinstance(expected, dict):
         assert isinstance(got, dict) and set(got) == set(expected)
         pairs = [(got[k], expected[k]) for k in expected]
