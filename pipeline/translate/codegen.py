@@ -144,7 +144,7 @@ def rename_chains(lines: list[str], args: list[str], keep: list[str]) -> tuple[l
         if mapping:
             pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, mapping)) + r")(?!\w)")
             code, sep, comment = line.partition("  #")
-            line = pattern.sub(lambda m: mapping[m.group(1)], code) + sep + comment
+            line = pattern.sub(lambda m, table=mapping: table[m.group(1)], code) + sep + comment
         dying = [rename.get(u, u) for u in sorted(used) if last_use.get(u) == i]
         live -= set(dying)
         if target is not None and target in defined:

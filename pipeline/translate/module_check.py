@@ -65,7 +65,7 @@ def main(request_path: str) -> int:
                 values = _flat(model(*args), names, keys)
                 if len(values) != len(names):
                     raise ValueError(f"forward() returns {len(values)} outputs, the model has {len(names)}")
-                for name, value in zip(names, values):
+                for name, value in zip(names, values, strict=True):
                     outputs[f"{set_name}/{name}"] = value.detach().cpu().numpy()
             except Exception as exc:  # a set the module cannot run: recorded, the pair fails
                 result["errors"][set_name] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"

@@ -180,7 +180,7 @@ def translate_separable(call: LayerCall, ctx: Context) -> Translation:
 
 
 def translate_transpose(call: LayerCall, ctx: Context) -> Translation:
-    """Conv1DTranspose/2DTranspose/3DTranspose as ``nn.ConvTranspose{n}d``, kernel ``(*k, out, in)`` -> ``(in, out, *k)``.
+    """Conv1D/2D/3DTranspose as ``nn.ConvTranspose{n}d``, kernel ``(*k, out, in)`` -> ``(in, out, *k)``.
 
     TensorFlow's padding="same" crops ``k - s`` from the full transposed output, the odd one from
     the end; torch crops evenly: an odd crop becomes a slice after the convolution.
@@ -188,7 +188,7 @@ def translate_transpose(call: LayerCall, ctx: Context) -> Translation:
     rank = _rank(call)
     layer = call.layer
     cfg = call.config
-    lines, value, cf, sizes = spatial_input(call, ctx, rank)
+    lines, value, cf, _ = spatial_input(call, ctx, rank)
     kernel = as_tuple(cfg["kernel_size"], rank)
     stride = as_tuple(cfg.get("strides", 1), rank)
     dilation = as_tuple(cfg.get("dilation_rate", 1), rank)
