@@ -38,6 +38,7 @@ class ModelCode:
     buffers: set[str]
     layers: list[dict[str, str]] = field(default_factory=list)  # report rows
     output_keys: list[str] | None = None  # forward() returns a dict with these keys
+    attrs: dict[int, str] = field(default_factory=dict)  # id(Keras layer) -> attribute
 
 
 def class_name(model_name: str) -> str:
@@ -92,7 +93,7 @@ def assemble(walk: Walk, ctx: Context, doc: str) -> ModelCode:
     returned = [renamed.get(v, v) for v in returned]
     name = class_name(walk.name)
     source = _render(name, doc, modules, init, frozen, body, args, returned, walk.output_keys, helpers)
-    return ModelCode(name, source, weights, weight_map, buffers, rows, walk.output_keys)
+    return ModelCode(name, source, weights, weight_map, buffers, rows, walk.output_keys, walk.attrs)
 
 
 def _returns(walk: Walk, ctx: Context) -> tuple[list[str], list[str]]:
