@@ -78,6 +78,7 @@ def assemble(walk: Walk, ctx: Context, doc: str) -> ModelCode:
                     "attribute": call.attr,
                     "method": step.method,
                     "reason": step.reason,
+                    "channels_first": bool(t.outputs and t.outputs[0].channels_first),
                 }
             )
         for name in t.helpers:

@@ -51,6 +51,8 @@ def main(request_path: str) -> int:
     model = module.load(request["weights"])
     result["load_s"] = round(time.perf_counter() - start, 3)
     names, keys, inputs = request["outputs"], request.get("output_keys"), request["inputs"]
+    if request.get("mode") == "layers":
+        return _layers(model, request, inputs)
     data = np.load(request["input_sets"], allow_pickle=False)
     sets: dict = {}
     for key in data.files:
@@ -89,6 +91,34 @@ def main(request_path: str) -> int:
     print(json.dumps(result))
     with open(request["result_path"], "w", encoding="utf-8") as handle:
         json.dump(result, handle)
+    return 0
+
+
+def _layers(model, request, inputs) -> int:
+    """Each named attribute's output (its first call) on one input set, for localisation."""
+    import numpy as np
+    import torch
+
+    data = np.load(request["input_sets"], allow_pickle=False)
+    args = [torch.from_numpy(np.ascontiguousarray(data[f"{request['set']}/{n}"])) for n in inputs]
+    captured: dict = {}
+
+    def keep(name):
+        def hook(_module, _inputs, output):
+            if name not in captured and isinstance(output, torch.Tensor):
+                captured[name] = output.detach().cpu().numpy()
+
+        return hook
+
+    for name in request["attributes"]:
+        sub = getattr(model, name, None)
+        if isinstance(sub, torch.nn.Module):
+            sub.register_forward_hook(keep(name))
+    with torch.no_grad():
+        model(*args)
+    np.savez(request["hooks_path"], **captured)
+    with open(request["result_path"], "w", encoding="utf-8") as handle:
+        json.dump({"layers": sorted(captured)}, handle)
     return 0
 
 
