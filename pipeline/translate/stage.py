@@ -155,13 +155,19 @@ def module_stage(conv: Any) -> None:
     matches = _matches_tf(conv)
     if not matches and ws.outputs_tf.is_file() and conv.config.localize != "never" and not result.get("errors"):
         localize_module(conv, info)
-    if conv.torch is None and matches and result.get("export"):
+    if conv.torch is None and not conv.given and matches and result.get("export"):
         from importlib.metadata import version
 
         from pipeline.context import TorchResult
 
+        import numpy as np
+
         shutil.move(result["export"], ws.pt2)
         conv.notes.append("model.pt2 exported from model.py's module (Keras layer names)")
+        with np.load(ws.root / OUTPUTS) as values:  # the program's logits are the module's
+            logits = {k: values[k] for k in values.files if k.endswith(":logits")}
+        if logits:
+            np.savez(ws.probes_torch, **logits)
         conv.module_program = True
         conv.torch = TorchResult(
             dynamic_batch=bool(result.get("export_dynamic")),
