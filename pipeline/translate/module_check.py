@@ -142,7 +142,6 @@ def _layers(model, request, inputs) -> int:
 
 
 def _export(model, sets, inputs, request) -> dict:
-    import numpy as np
     import torch
 
     first = sets.get("random") or next(iter(sets.values()))

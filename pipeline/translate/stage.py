@@ -159,9 +159,9 @@ def module_stage(conv: Any) -> None:
     if conv.torch is None and not conv.given and same_layout and matches and result.get("export"):
         from importlib.metadata import version
 
-        from pipeline.context import TorchResult
-
         import numpy as np
+
+        from pipeline.context import TorchResult
 
         shutil.move(result["export"], ws.pt2)
         conv.notes.append("model.pt2 exported from model.py's module (Keras layer names)")
