@@ -39,5 +39,6 @@ def test_zoo_model_translates_directly(entry: dict, rng: np.random.Generator) ->
     check_weights(model, code, module)
     if entry["name"] == "ResNet50":
         norms = [m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-        assert len(norms) == 53 and all(m.track_running_stats for m in norms)
-        assert all(not torch.equal(m.running_var, torch.ones_like(m.running_var)) for m in norms[:1]) or True
+        assert len(norms) == 53
+        assert all(m.track_running_stats and m.running_mean is not None and m.running_var is not None for m in norms)
+        assert "conv1_bn.running_var" in code.weight_map and "conv1_bn.running_var" in code.buffers
