@@ -20,10 +20,13 @@ from pipeline.translate.layers import (
     conv,
     dense,
     dropout,
+    embedding,
     merge,
+    ops,
     padding,
     pooling,
     preprocessing,
+    recurrent,
     reshape,
 )
 
@@ -39,6 +42,9 @@ ENTRIES: tuple[LayerEntry, ...] = (
     *padding.ENTRIES,
     *preprocessing.ENTRIES,
     *applications.ENTRIES,
+    *embedding.ENTRIES,
+    *recurrent.ENTRIES,
+    *ops.ENTRIES,
 )
 
 

@@ -1,0 +1,178 @@
+"""Check translation entries against TensorFlow: many small Keras models per process.
+
+A test module defines ``cases()`` (run in a TensorFlow process, returns name -> (model, inputs))
+and calls :func:`results` once. :func:`results` runs two subprocesses: the TensorFlow side builds
+every case, runs Keras on its inputs and writes ``model.py`` / ``model.safetensors`` with the
+translator; the torch side loads each ``model.py`` where TensorFlow, Keras and ``pipeline``
+cannot be imported, runs it, runs ``reset_parameters()`` and a training-mode forward, and counts
+parameters. The comparison happens in the test process, with numpy only.
+
+Run as ``python -m tests.translate.harness tf|torch <module> <folder>``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import traceback
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tf_side(module_name: str, folder: Path) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    from safetensors.numpy import save_file
+
+    from pipeline.translate import translate_model
+
+    module = importlib.import_module(module_name)
+    keras.utils.set_random_seed(0)
+    summary: dict[str, Any] = {}
+    for name, build in module.cases().items():
+        out = folder / name
+        out.mkdir(parents=True, exist_ok=True)
+        info: dict[str, Any] = {}
+        try:
+            model, inputs = build()
+            expected = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+            flat = expected if isinstance(expected, list | tuple) else [expected]
+            np.savez(out / "inputs.npz", *inputs)
+            np.savez(out / "expected.npz", *[np.asarray(e) for e in flat])
+            info["keras_trainable"] = {_path(v): list(v.shape) for v in model.trainable_weights}
+            info["keras_non_trainable"] = {_path(v): list(v.shape) for v in model.non_trainable_weights}
+            code = translate_model(model)
+            (out / "model.py").write_text(code.source, encoding="utf-8")
+            save_file({k: np.ascontiguousarray(v) for k, v in code.weights.items()}, str(out / "model.safetensors"))
+            info["weight_map"] = code.weight_map
+            info["buffers"] = sorted(code.buffers)
+            info["methods"] = [row["method"] for row in code.layers]
+        except Exception as exc:  # recorded; the test of this case fails with the message
+            info["error"] = f"{type(exc).__name__}: {exc}"
+            info["trace"] = traceback.format_exc()[-3000:]
+        summary[name] = info
+    (folder / "tf.json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+def _path(variable: Any) -> str:
+    path = getattr(variable, "path", None)
+    if path:
+        return str(path)
+    name = str(variable.name)
+    return name[:-2] if name.endswith(":0") else name
+
+
+BLOCKED = ("tensorflow", "keras", "tf_keras", "onnx", "onnx2torch", "onnxruntime", "pipeline")
+
+
+def torch_side(folder: Path) -> None:
+    for name in BLOCKED:
+        sys.modules[name] = None  # type: ignore[assignment]
+    import torch
+
+    summary: dict[str, Any] = {}
+    for case in sorted(p for p in folder.iterdir() if (p / "model.py").is_file()):
+        info: dict[str, Any] = {}
+        try:
+            spec = importlib.util.spec_from_file_location(f"model_{case.name}", case / "model.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            model = module.load(str(case / "model.safetensors"))
+            data = np.load(case / "inputs.npz")
+            args = [torch.from_numpy(data[f"arr_{i}"]) for i in range(len(data.files))]
+            with torch.no_grad():
+                result = model(*args)
+            flat = list(result.values()) if isinstance(result, dict) else result
+            flat = [flat] if isinstance(flat, torch.Tensor) else list(flat)
+            np.savez(case / "actual.npz", *[t.numpy() for t in flat])
+            info["trainable"] = {n: list(p.shape) for n, p in model.named_parameters() if p.requires_grad}
+            info["frozen"] = {n: list(p.shape) for n, p in model.named_parameters() if not p.requires_grad}
+            model.train()
+            torch.manual_seed(0)
+            out = model(*args)
+            loss = sum(t.float().square().mean() for t in ([out] if isinstance(out, torch.Tensor) else out))
+            loss.backward()
+            info["grads"] = sorted(n for n, p in model.named_parameters() if p.grad is not None)
+            model.reset_parameters()
+            info["reset_ok"] = True
+        except Exception as exc:
+            info["error"] = f"{type(exc).__name__}: {exc}"
+            info["trace"] = traceback.format_exc()[-3000:]
+        summary[case.name] = info
+    (folder / "torch.json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+def _run(*args: str) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.translate.harness", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"harness {args[0]} failed:\n{proc.stderr[-4000:]}")
+
+
+@cache
+def results(module_name: str, folder: str) -> dict[str, dict[str, Any]]:
+    """Run the TensorFlow side, then the torch side, for the cases of ``module_name``."""
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    _run("tf", module_name, str(path))
+    _run("torch", module_name, str(path))
+    tf_info = json.loads((path / "tf.json").read_text(encoding="utf-8"))
+    torch_info = json.loads((path / "torch.json").read_text(encoding="utf-8"))
+    merged = {}
+    for name, info in tf_info.items():
+        merged[name] = {"tf": info, "torch": torch_info.get(name, {}), "folder": str(path / name)}
+    return merged
+
+
+def check(result: dict[str, Any], tol: float = 1e-5) -> float:
+    """Assert one case: it translated, ran, matches TensorFlow within ``tol`` (relative to the
+    output's scale), maps every Keras trainable variable, and has Keras's trainable count.
+    Returns the maximum absolute error."""
+    tf_info, torch_info = result["tf"], result["torch"]
+    assert "error" not in tf_info, tf_info.get("trace", tf_info.get("error"))
+    assert "error" not in torch_info, torch_info.get("trace", torch_info.get("error"))
+    assert all(m == "direct" for m in tf_info["methods"]), tf_info["methods"]
+    folder = Path(result["folder"])
+    expected, actual = np.load(folder / "expected.npz"), np.load(folder / "actual.npz")
+    assert len(expected.files) == len(actual.files)
+    worst = 0.0
+    for key in expected.files:
+        e, a = expected[key], actual[key]
+        assert e.shape == a.shape, (key, e.shape, a.shape)
+        err = float(np.max(np.abs(e.astype(np.float64) - a.astype(np.float64)))) if e.size else 0.0
+        scale = max(1.0, float(np.max(np.abs(e)))) if e.size else 1.0
+        assert err <= tol * scale, f"{key}: max error {err:.3g} (scale {scale:.3g})"
+        worst = max(worst, err)
+    keras = tf_info["keras_trainable"]
+    mapped = set(tf_info["weight_map"].values())
+    assert mapped >= set(keras), f"Keras variables without a torch weight: {set(keras) - mapped}"
+    trainable = torch_info["trainable"]
+    assert sum(int(np.prod(s)) for s in trainable.values()) == sum(int(np.prod(s)) for s in keras.values())
+    assert set(trainable) <= set(tf_info["weight_map"]), set(trainable) - set(tf_info["weight_map"])
+    assert set(torch_info["grads"]) == set(trainable), set(trainable) ^ set(torch_info["grads"])
+    assert torch_info.get("reset_ok")
+    return worst
+
+
+if __name__ == "__main__":
+    side, module_name, target = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    if side == "tf":
+        tf_side(module_name, target)
+    else:
+        torch_side(target)
