@@ -1,23 +1,27 @@
 """Check translation entries against TensorFlow: many small Keras models per process.
 
-A test module defines ``cases()`` (run in a TensorFlow process, returns name -> (model, inputs))
-and calls :func:`results` once. :func:`results` runs two subprocesses: the TensorFlow side builds
+A test module (listed in ``FAMILIES``) defines ``cases()`` (run in a TensorFlow process, returns
+name -> builder of (model, inputs)) and calls :func:`results`. The first call runs, for every
+family at once, two subprocesses: the TensorFlow side builds
 every case, runs Keras on its inputs and writes ``model.py`` / ``model.safetensors`` with the
 translator; the torch side loads each ``model.py`` where TensorFlow, Keras and ``pipeline``
 cannot be imported, runs it, runs ``reset_parameters()`` and a training-mode forward, and counts
 parameters. The comparison happens in the test process, with numpy only.
 
-Run as ``python -m tests.translate.harness tf|torch <module> <folder>``.
+Run as ``python -m tests.translate.harness tf|torch <folder>``.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 from functools import cache
 from pathlib import Path
@@ -28,17 +32,26 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def tf_side(module_name: str, folder: Path) -> None:
+FAMILIES = tuple(
+    f"tests.translate.test_{name}"
+    for name in ("recurrent", "embedding", "attention", "normalization", "wrappers", "ops")
+)
+
+
+def tf_side(folder: Path) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     from safetensors.numpy import save_file
 
     from pipeline.translate import translate_model
 
-    module = importlib.import_module(module_name)
-    keras.utils.set_random_seed(0)
     summary: dict[str, Any] = {}
-    for name, build in module.cases().items():
+    keras.utils.set_random_seed(0)
+    all_cases = {}
+    for module_name in FAMILIES:
+        module = importlib.import_module(module_name)
+        all_cases.update({f"{module_name.rsplit('_', 1)[-1]}.{n}": b for n, b in module.cases().items()})
+    for name, build in all_cases.items():
         out = folder / name
         out.mkdir(parents=True, exist_ok=True)
         info: dict[str, Any] = {}
@@ -61,6 +74,13 @@ def tf_side(module_name: str, folder: Path) -> None:
             info["trace"] = traceback.format_exc()[-3000:]
         summary[name] = info
     (folder / "tf.json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+def randomize(model: Any, seed: int = 7, std: float = 0.5) -> Any:
+    """``model`` with every weight drawn at random (biases too: a misplaced one shows)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, std, w.shape).astype(w.dtype) for w in model.get_weights()])
+    return model
 
 
 def _path(variable: Any) -> str:
@@ -100,7 +120,8 @@ def torch_side(folder: Path) -> None:
             torch.manual_seed(0)
             out = model(*args)
             loss = sum(t.float().square().mean() for t in ([out] if isinstance(out, torch.Tensor) else out))
-            loss.backward()
+            if loss.requires_grad:
+                loss.backward()
             info["grads"] = sorted(n for n, p in model.named_parameters() if p.grad is not None)
             model.reset_parameters()
             info["reset_ok"] = True
@@ -125,13 +146,19 @@ def _run(*args: str) -> None:
         raise RuntimeError(f"harness {args[0]} failed:\n{proc.stderr[-4000:]}")
 
 
+def results(module_name: str) -> dict[str, dict[str, Any]]:
+    """The results of the cases of ``module_name`` (``__name__`` of a test module)."""
+    prefix = module_name.rsplit("_", 1)[-1] + "."
+    return {k[len(prefix) :]: v for k, v in _all().items() if k.startswith(prefix)}
+
+
 @cache
-def results(module_name: str, folder: str) -> dict[str, dict[str, Any]]:
-    """Run the TensorFlow side, then the torch side, for the cases of ``module_name``."""
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    _run("tf", module_name, str(path))
-    _run("torch", module_name, str(path))
+def _all() -> dict[str, dict[str, Any]]:
+    """Run the TensorFlow side, then the torch side, once for the cases of every family."""
+    path = Path(tempfile.mkdtemp(prefix="translate_layers_"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    _run("tf", str(path))
+    _run("torch", str(path))
     tf_info = json.loads((path / "tf.json").read_text(encoding="utf-8"))
     torch_info = json.loads((path / "torch.json").read_text(encoding="utf-8"))
     merged = {}
@@ -171,8 +198,8 @@ def check(result: dict[str, Any], tol: float = 1e-5) -> float:
 
 
 if __name__ == "__main__":
-    side, module_name, target = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    side, target = sys.argv[1], Path(sys.argv[2])
     if side == "tf":
-        tf_side(module_name, target)
+        tf_side(target)
     else:
         torch_side(target)

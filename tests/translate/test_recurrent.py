@@ -116,8 +116,8 @@ def cases() -> dict[str, Callable[[], tuple[Any, list[np.ndarray]]]]:
 
 
 @pytest.fixture(scope="module")
-def translated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return harness.results(__name__, str(tmp_path_factory.mktemp("recurrent")))
+def translated() -> dict[str, Any]:
+    return harness.results(__name__)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

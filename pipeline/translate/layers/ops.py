@@ -122,6 +122,8 @@ def _slice(key: Any) -> str:
 
 def _expr(kind: str, args: list[Any], attrs: dict[str, Any], rank: int) -> str:
     """The torch expression of op ``kind`` on ``args`` (Values / literals) with Keras attributes."""
+    if kind == "GetItem":
+        return f"{_lit(args[0])}[{_slice(args[1])}]"
     x = [_lit(a) for a in args]
     if kind in UNARY:
         return UNARY[kind].format(*x)
@@ -186,7 +188,8 @@ def _expr(kind: str, args: list[Any], attrs: dict[str, Any], rank: int) -> str:
         return f"torch.where({x[0]}, {x[1]}, {x[2]})"
     if kind == "Flip":
         axis = attrs.get("axis")
-        return f"torch.flip({x[0]}, dims={_dims(axis, rank) if isinstance(axis, list | tuple) or axis is None else (int(axis),)})"
+        dims = _dims(axis, rank) if isinstance(axis, list | tuple) or axis is None else f"({int(axis)},)"
+        return f"torch.flip({x[0]}, dims={dims})"
     if kind == "Cumsum":
         if attrs.get("axis") is None:
             raise Decline("cumsum over the flattened tensor")
@@ -206,8 +209,6 @@ def _expr(kind: str, args: list[Any], attrs: dict[str, Any], rank: int) -> str:
             raise Decline("a matrix norm")
         keep = bool(attrs.get("keepdims", False))
         return f"torch.linalg.vector_norm({x[0]}, dim={_dims(axis, rank)}, keepdim={keep})"
-    if kind == "GetItem":
-        return f"{x[0]}[{_slice(args[1])}]"
     raise Decline(f"op {kind} has no translation")
 
 
@@ -346,6 +347,8 @@ def translate_tf_op(call: LayerCall, ctx: Context) -> Translation:
     kind, names = TF_SYMBOLS[symbol]
     given: dict[str, Any] = dict(zip(names, call.kwargs.get("_args", ()), strict=False))
     given.update({k: v for k, v in call.kwargs.items() if k not in ("_args", "name")})
+    if given.pop("conjugate", False):
+        raise Decline(f"tf.{symbol} with conjugate=True")
     unknown = set(given) - set(names)
     if unknown:
         raise Decline(f"tf.{symbol} with arguments {sorted(unknown)}")

@@ -256,7 +256,7 @@ def translate_recurrent(call: LayerCall, ctx: Context) -> Translation:
     state (Keras masking), as do activations other than tanh/sigmoid and GRU reset_after=False.
     """
     c = _cell(call.layer)
-    t, seq, states, value = _run(
+    t, seq, states, _ = _run(
         call, ctx, c, False, bool(getattr(call.layer, "zero_output_for_mask", False)), bool(call.layer.go_backwards)
     )
     if call.call_index == 0:
@@ -296,7 +296,7 @@ def translate_bidirectional(call: LayerCall, ctx: Context) -> Translation:
     if fwd.go_backwards or not bwd.go_backwards:
         raise Decline("a forward layer with go_backwards=True")
     zero_output = bool(fwd.return_sequences)
-    t, seq, states, value = _run(call, ctx, c, True, zero_output, False)
+    t, seq, states, _ = _run(call, ctx, c, True, zero_output, False)
     if call.call_index == 0:
         trainable = bool(layer.trainable)
         _weights(t, ctx, trainable and fwd.trainable, call.attr, "_l0", c)
