@@ -46,7 +46,13 @@ from pipeline.context import (
 )
 from pipeline.errors import InternalError, PipelineError, SourceNotFoundError, UserError
 from pipeline.sources import Source, SourceKind, classify
-from pipeline.translate.stage import module_outputs, module_program_used, module_stage, translate_in_tf
+from pipeline.translate.stage import (
+    module_outputs,
+    module_program_used,
+    module_stage,
+    translate_in_tf,
+    write_whole_model,
+)
 from pipeline.worker import WorkerLimits, call
 
 # Model objects handed to the Python API, by id, for the in-process TensorFlow side.
@@ -255,6 +261,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             onnxruntime_stage(conv)  # 3b. ONNX Runtime on the fixed graph
             torch_stage(conv)  # 4-5. import, torch.export, safetensors
             torch_check_stage(conv)  # 5b. run model.pt2 in a clean process
+            module_stage(conv)  # 5c. a whole-model model.py (no Keras layer graph) in a clean process
             validate_stage(conv)  # 6. three-way comparison
     except PipelineError as exc:
         conv.error = exc
@@ -587,6 +594,7 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
         # with a model.py, model.safetensors is its state dict; the program's weights go beside it
         weights = ws.root / "program.safetensors" if (ws.root / "model.py").is_file() else ws.weights
         params, nbytes = save(program, ws.pt2, weights)
+        write_whole_model(program, ws, specs)  # no Keras layer graph: the program itself as model.py
     result = TorchResult(
         dynamic_batch=dynamic,
         parameters=params,
@@ -631,7 +639,7 @@ def torch_check(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline.inputs import load_sets
     from pipeline.stages.torch_export import block_modules, run_program
 
-    if "onnx2torch" not in sys.modules:
+    if "onnx2torch" not in sys.modules and "custom_ops" not in sys.modules:  # a fresh process
         block_modules()
     _torch_numerics()
     ws = Workspace(Path(request["workspace"]))

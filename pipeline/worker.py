@@ -40,6 +40,7 @@ TASKS = {
     "torch": "pipeline.flow:torch_side",
     "torch_check": "pipeline.flow:torch_check",
     "translate_fallback": "pipeline.translate.stage:complete_task",
+    "translate_layers_tf": "pipeline.translate.localize:tf_layers_task",
     "localize_torch": "pipeline.stages.localize:torch_task",
     "localize_tf": "pipeline.stages.localize:tf_task",
     "convert": "pipeline.batch:convert_task",  # one whole conversion of a batch

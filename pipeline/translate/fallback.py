@@ -148,21 +148,22 @@ def program_class(
         tensor = program.state_dict.get(target)
         if tensor is None:
             tensor = program.constants[target]
-        attr = _known_name(tensor, known or {}, set(kinds)) or f"w{index}"
+        attr = _known_name(tensor, known or {}, set(kinds)) or _clean(target, set(kinds), index)
         kinds[attr] = (name, tensor)
-        shape = ", ".join(str(int(d)) for d in tensor.shape)
+        shape = ", ".join(str(int(d)) for d in tensor.shape) + ("," if tensor.dim() == 1 else "")
+        empty = f"torch.empty(({shape}), dtype=torch.{str(tensor.dtype).split('.')[-1]})"
         if tensor.is_floating_point() and "BUFFER" not in kind:
-            init.append(
-                f"        self.{attr} = nn.Parameter(torch.empty(({shape}{',' if tensor.dim() == 1 else ''}), dtype=torch.{str(tensor.dtype).split('.')[-1]}))"
-            )
+            init.append(f"        self.{attr} = nn.Parameter({empty})")
         else:
-            init.append(
-                f'        self.register_buffer("{attr}", torch.empty(({shape}{"," if tensor.dim() == 1 else ""}), dtype=torch.{str(tensor.dtype).split(".")[-1]}))'
-            )
+            init.append(f'        self.register_buffer("{attr}", {empty})')
             buffers.append(f"{prefix}{attr}")
         state[f"{prefix}{attr}"] = tensor.detach().to("cpu").contiguous().clone()
         args.append(f"self.{attr}")
-    graph_args = ", ".join(params)
+    renamed = {name: f"w_{attr}" for attr, (name, _) in kinds.items()}
+    if renamed:
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, renamed)) + r")\b")
+        body = pattern.sub(lambda m: renamed[m.group(1)], body)
+    graph_args = ", ".join(renamed.get(p, p) for p in params)
     lines = [
         f"class {cls}(nn.Module):",
         f'    """{doc}"""',
@@ -179,6 +180,17 @@ def program_class(
     ]
     del torch
     return "\n".join(lines), state, buffers
+
+
+def _clean(target: str, taken: set[str], index: int) -> str:
+    """A readable attribute name from a program's weight name (ONNX scopes, onnx2torch modules)."""
+    text = re.sub(r"(?i)statefulpartitionedcall|readvariableop|initializers|onnx_initializer", "", target)
+    text = re.sub(r"\W+", "_", text)
+    text = re.sub(r"_+", "_", text).strip("_").lower()[-48:].strip("_")
+    name = text if text and text[0].isalpha() else f"w{index}_{text}".rstrip("_")
+    while name in taken:
+        name += "_"
+    return name
 
 
 def _known_name(tensor: Any, known: dict[str, Any], taken: set[str]) -> str | None:

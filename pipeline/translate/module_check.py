@@ -51,12 +51,19 @@ def main(request_path: str) -> int:
     model = module.load(request["weights"])
     result["load_s"] = round(time.perf_counter() - start, 3)
     names, keys, inputs = request["outputs"], request.get("output_keys"), request["inputs"]
+    if request.get("mode") == "layers":
+        return _layers(model, request, inputs)
     data = np.load(request["input_sets"], allow_pickle=False)
     sets: dict = {}
     for key in data.files:
         set_name, name = key.split("/", 1)
         sets.setdefault(set_name, {})[name] = data[key]
     outputs = {}
+    captured: dict = {}
+    hooks = [
+        getattr(model, attr).register_forward_hook(lambda _m, _i, out, key=name: captured.__setitem__(key, out))
+        for name, attr in (request.get("logits") or {}).items()  # the logits behind a softmax head
+    ]
     run_start = time.perf_counter()
     with torch.no_grad():
         for set_name, arrays in sets.items():
@@ -65,20 +72,53 @@ def main(request_path: str) -> int:
                 values = _flat(model(*args), names, keys)
                 if len(values) != len(names):
                     raise ValueError(f"forward() returns {len(values)} outputs, the model has {len(names)}")
-                for name, value in zip(names, values):
+                for name, value in zip(names, values, strict=True):
                     outputs[f"{set_name}/{name}"] = value.detach().cpu().numpy()
+                for name, value in captured.items():
+                    outputs[f"{set_name}/{name}:logits"] = value.detach().cpu().numpy()
             except Exception as exc:  # a set the module cannot run: recorded, the pair fails
                 result["errors"][set_name] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
     result["run_s"] = round(time.perf_counter() - run_start, 3)
+    for hook in hooks:
+        hook.remove()
     np.savez(request["outputs_path"], **outputs)
     result["parameters"] = sum(int(p.numel()) for p in model.parameters())
     result["trainable"] = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)
+    result["state_elements"] = sum(int(t.numel()) for t in model.state_dict().values())
     result["batch_norms"] = sum(1 for m in model.modules() if "BatchNorm" in type(m).__name__)
     if request.get("export_path") and not result["errors"]:
         result.update(_export(model, sets, inputs, request))
     print(json.dumps(result))
     with open(request["result_path"], "w", encoding="utf-8") as handle:
         json.dump(result, handle)
+    return 0
+
+
+def _layers(model, request, inputs) -> int:
+    """Each named attribute's output (its first call) on one input set, for localisation."""
+    import numpy as np
+    import torch
+
+    data = np.load(request["input_sets"], allow_pickle=False)
+    args = [torch.from_numpy(np.ascontiguousarray(data[f"{request['set']}/{n}"])) for n in inputs]
+    captured: dict = {}
+
+    def keep(name):
+        def hook(_module, _inputs, output):
+            if name not in captured and isinstance(output, torch.Tensor):
+                captured[name] = output.detach().cpu().numpy()
+
+        return hook
+
+    for name in request["attributes"]:
+        sub = getattr(model, name, None)
+        if isinstance(sub, torch.nn.Module):
+            sub.register_forward_hook(keep(name))
+    with torch.no_grad():
+        model(*args)
+    np.savez(request["hooks_path"], **captured)
+    with open(request["result_path"], "w", encoding="utf-8") as handle:
+        json.dump({"layers": sorted(captured)}, handle)
     return 0
 
 

@@ -41,7 +41,7 @@ def translate_in_tf(loaded: Any, config: Any, ws: Workspace, stages: list[StageR
     """TensorFlow worker: translate ``loaded.keras_model`` (when there is one) into the workspace."""
     from pipeline.translate.fallback import OnnxFallback
 
-    info: dict[str, Any] = {"status": "none"}
+    info: dict[str, Any] = {"status": "none", "name": loaded.name}
     if loaded.keras_model is None:
         info["reason"] = "the source has no Keras layer graph"
         _write(ws.root, info)
@@ -67,6 +67,7 @@ def translate_in_tf(loaded: Any, config: Any, ws: Workspace, stages: list[StageR
         save_file(code.weights, str(ws.weights))
         info = {
             "status": "pending" if fallback.pending else "translated",
+            "name": loaded.name,
             "class_name": code.class_name,
             "layout": config.layout,
             "inputs": [s.name for s in loaded.inputs],
@@ -76,8 +77,26 @@ def translate_in_tf(loaded: Any, config: Any, ws: Workspace, stages: list[StageR
             "weight_map": code.weight_map,
             "buffers": sorted(code.buffers),
             "fallbacks": fallback.pending,
+            "logits": _logits_attrs(loaded, code),
         }
         _write(ws.root, info)
+
+
+def _logits_attrs(loaded: Any, code: Any) -> dict[str, str]:
+    """Output -> the attribute whose module gives its logits (a Dense/Conv whose softmax is applied
+    on its result in forward()), so the module's logits are compared as TensorFlow's are."""
+    from pipeline.translate.graph import flat_outputs
+
+    tensors, _ = flat_outputs(loaded.keras_model)
+    found = {}
+    for name in loaded.logits_outputs:
+        if name not in loaded.outputs:
+            continue
+        history = getattr(tensors[loaded.outputs.index(name)], "_keras_history", None)
+        attr = code.attrs.get(id(history[0])) if history is not None else None
+        if attr and f"torch.softmax(self.{attr}(" in code.source:
+            found[name] = attr
+    return found
 
 
 def _write(root: Path, info: dict[str, Any]) -> None:
@@ -107,7 +126,7 @@ def module_stage(conv: Any) -> None:
 
     ws = conv.workspace
     info = read_translation(ws.root)
-    if not info or info.get("status") not in ("translated", "pending"):
+    if not info or info.get("status") not in ("translated", "pending") or (ws.root / OUTPUTS).is_file():
         return
     if info["status"] == "pending":
         try:
@@ -133,7 +152,10 @@ def module_stage(conv: Any) -> None:
         conv.run_errors["module"] = result["errors"]
     info["check"] = {k: v for k, v in result.items() if k != "export_trace"}
     _write(ws.root, info)
-    if _matches_tf(conv) and result.get("export"):
+    matches = _matches_tf(conv)
+    if not matches and ws.outputs_tf.is_file() and conv.config.localize != "never" and not result.get("errors"):
+        localize_module(conv, info)
+    if conv.torch is None and matches and result.get("export"):
         from importlib.metadata import version
 
         from pipeline.context import TorchResult
@@ -143,12 +165,64 @@ def module_stage(conv: Any) -> None:
         conv.module_program = True
         conv.torch = TorchResult(
             dynamic_batch=bool(result.get("export_dynamic")),
-            parameters=int(result.get("parameters", 0)),
+            parameters=int(result.get("state_elements", 0)),
             weight_bytes=ws.weights.stat().st_size,
             versions={"torch": version("torch")},
         )
     elif result.get("export_error"):
         conv.notes.append(f"model.pt2 from the ONNX route: model.py's module did not export: {result['export_error']}")
+
+
+def localize_module(conv: Any, info: dict[str, Any]) -> None:
+    """The first Keras layer whose output differs from model.py's attribute of that name."""
+    from pipeline.context import to_json
+    from pipeline.translate.localize import compare_layers
+    from pipeline.worker import call
+
+    ws = conv.workspace
+    names = _set_names(ws)
+    set_name = "random" if "random" in names else names[0]
+    order = [(r["layer"], r["class"], r["attribute"]) for r in info.get("layers", []) if r.get("attribute")]
+    moved = {r["attribute"] for r in info.get("layers", []) if r.get("channels_first")}
+    tf_out, module_out = ws.scratch / "layers_tf.npz", ws.scratch / "layers_module.npz"
+    try:
+        call(
+            "translate_layers_tf",
+            {
+                "source": to_json(conv.source),
+                "config": to_json(conv.config),
+                "inputs": str(ws.inputs),
+                "set": set_name,
+                "layers": [layer for layer, _, _ in order],
+                "out": str(tf_out),
+            },
+            in_process=conv.in_process_tf,
+            log_dir=ws.logs,
+            limits=conv.limits(),
+            stage="translate",
+        )
+        hooks = {
+            "mode": "layers",
+            "set": set_name,
+            "attributes": [a for _, _, a in order],
+            "hooks_path": str(module_out),
+        }
+        run_module(ws, conv.export, {**info, **hooks}, conv.config.timeout_s)
+        if not tf_out.is_file() or not module_out.is_file():
+            raise RuntimeError("no layer outputs to compare")
+        found = compare_layers(tf_out, module_out, order, moved)
+    except Exception as exc:  # localisation is a diagnosis: its failure must not hide the verdict
+        info["localization"] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        _write(ws.root, info)
+        return
+    info["localization"] = found
+    _write(ws.root, info)
+    first = found.get("first_layer")
+    if first:
+        conv.notes.append(
+            f"model.py first differs from TensorFlow at Keras layer '{first['layer']}' ({first['class']}, "
+            f"attribute {first['attribute']}): {first['error_in_spreads']:.3g} x the output's spread"
+        )
 
 
 def module_program_used(conv: Any) -> bool:
@@ -180,10 +254,12 @@ def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: floa
         "inputs": [s.name for s in export.inputs],
         "outputs": list(export.outputs),
         "output_keys": info.get("output_keys"),
+        "logits": info.get("logits") or {},
         "outputs_path": str(ws.root / OUTPUTS),
         "export_path": str(ws.scratch / "module.pt2"),
         "batch_axes": [s.batch_axis for s in export.inputs],
         "result_path": str(ws.scratch / "module_check.json"),
+        **{k: info[k] for k in ("mode", "set", "attributes", "hooks_path") if k in info},
     }
     request_path = ws.scratch / "module_check_request.json"
     request_path.write_text(json.dumps(request), encoding="utf-8")
@@ -230,3 +306,52 @@ def _matches_tf(conv: Any) -> bool:
     reference = load_sets(ws.outputs_tf)
     reference = {s: {k: v for k, v in values.items() if not k.endswith(":logits")} for s, values in reference.items()}
     return bool(compare_runs(candidate, reference, conv.config.tolerance_for).passed)
+
+
+def write_whole_model(program: Any, ws: Workspace, specs: list[Any]) -> None:
+    """Torch worker: a source with no Keras layer graph gets its whole program as model.py."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from pipeline.translate.codegen import class_name
+    from pipeline.translate.fallback import program_class
+
+    info = read_translation(ws.root) or {"status": "none"}
+    if info.get("status") in ("translated", "pending"):
+        return
+    name = str(info.get("name") or ws.root.name.split(".partial")[0].lstrip(".") or "model")
+    cls = class_name(name)
+    outputs = len(program.graph_signature.user_outputs)
+    doc = f"{name} through the ONNX route (TensorFlow -> ONNX -> torch.export): its ATen graph as torch code."
+    text, tensors, buffers = program_class(program, cls, "", doc, single=outputs == 1)
+    source = "\n".join(
+        [
+            f'"""{name}, translated to PyTorch by keras2torch through ONNX (no Keras layer graph)."""',
+            "",
+            "from pathlib import Path",
+            "",
+            "import torch",
+            "from safetensors.torch import load_file",
+            "from torch import nn",
+            "",
+            "",
+            text,
+            "",
+            "",
+            "def load(path=None):",
+            f'    """A {cls} with the weights of model.safetensors (beside this file by default), in eval mode."""',
+            '    path = Path(path) if path is not None else Path(__file__).with_name("model.safetensors")',
+            f"    model = {cls}()",
+            "    model.load_state_dict(load_file(str(path)))",
+            "    return model.eval()",
+            "",
+        ]
+    )
+    (ws.root / MODEL_PY).write_text(source, encoding="utf-8")
+    save_file({k: np.ascontiguousarray(v.numpy()) for k, v in tensors.items()}, str(ws.weights))
+    rows = [
+        {"layer": name, "class": "(whole model)", "attribute": "", "method": "onnx", "reason": info.get("reason", "")}
+    ]
+    info.update(status="translated", class_name=cls, layers=rows, buffers=buffers, weight_map={}, layout="keras")
+    info.update(inputs=[s.name for s in specs], output_keys=None, fallbacks=[])
+    _write(ws.root, info)
