@@ -53,4 +53,5 @@ def translated() -> dict[str, Any]:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_normalization(translated: dict[str, Any], case: str) -> None:
-    harness.check(translated[case], tol=2e-5)
+    error = harness.check(translated[case], tol=2e-5)
+    print(f"max_error {case} {error:.3g}")

@@ -82,7 +82,8 @@ def translated() -> dict[str, Any]:
 
 @pytest.mark.parametrize("case", sorted(c for c in CASES if c != "declined"))
 def test_op(translated: dict[str, Any], case: str) -> None:
-    harness.check(translated[case], tol=2e-5)
+    error = harness.check(translated[case], tol=2e-5)
+    print(f"max_error {case} {error:.3g}")
 
 
 def test_unknown_op_declines_with_its_name(translated: dict[str, Any]) -> None:

@@ -122,7 +122,8 @@ def translated() -> dict[str, Any]:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_recurrent(translated: dict[str, Any], case: str) -> None:
-    harness.check(translated[case], tol=2e-5)
+    error = harness.check(translated[case], tol=2e-5)
+    print(f"max_error {case} {error:.3g}")
 
 
 def test_masked_recurrent_uses_the_loop_and_plain_lstm_the_torch_module(translated: dict[str, Any]) -> None:
