@@ -42,13 +42,13 @@ class KerasRecurrent:
             hx = (hx,)
         if mask is not None:
             mask = mask.bool()
-        x_drop = h_drop = None
-        if self.training and self.keras_dropout > 0:
-            x_drop = F.dropout(x.new_ones(x.shape[0], x.shape[2]), self.keras_dropout)
-        if self.training and self.keras_recurrent_dropout > 0:
-            h_drop = F.dropout(x.new_ones(n, size), self.keras_recurrent_dropout)
         outputs, finals = [], []
         for d, suffix in enumerate(["_l0", "_l0_reverse"][:directions]):
+            x_drop = h_drop = None  # Keras: one dropout mask per sequence and direction
+            if self.training and self.keras_dropout > 0:
+                x_drop = F.dropout(x.new_ones(x.shape[0], x.shape[2]), self.keras_dropout)
+            if self.training and self.keras_recurrent_dropout > 0:
+                h_drop = F.dropout(x.new_ones(n, size), self.keras_recurrent_dropout)
             weights = [getattr(self, f"{w}{suffix}", None) for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
             seq = x if d == 0 else x.flip(1)
             seq = seq if x_drop is None else seq * x_drop[:, None]

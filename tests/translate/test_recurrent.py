@@ -92,6 +92,7 @@ CASES: dict[str, Callable[[], tuple[Any, list[np.ndarray]]]] = {
     "gru_reset_before": _seq(lambda L: L.GRU(5, reset_after=False, return_state=True)),
     "gru_masked": _seq(lambda L: L.GRU(5, return_sequences=True), "embedding"),
     "gru_masked_reset_before": _seq(lambda L: L.GRU(5, reset_after=False), "masking"),
+    "rnn_of_lstm_cell": _seq(lambda L: L.RNN(L.LSTMCell(5), return_sequences=True)),
     "rnn_tanh": _seq(lambda L: L.SimpleRNN(5, return_sequences=True)),
     "rnn_relu_state": _seq(lambda L: L.SimpleRNN(5, activation="relu", return_state=True)),
     "rnn_sigmoid_masked": _seq(lambda L: L.SimpleRNN(5, activation="sigmoid"), "masking"),

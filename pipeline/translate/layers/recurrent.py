@@ -60,11 +60,16 @@ class Cell:
     recurrent_dropout: float
 
 
+CELLS = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}
+
+
 def _cell(layer: Any) -> Cell:
     kind = type(layer).__name__
-    if kind not in TORCH:
-        raise Decline(f"recurrent layer {kind} has no translation")
     cell = getattr(layer, "cell", layer)
+    if kind == "RNN":  # keras.layers.RNN(LSTMCell(...)): the same layer written out
+        kind = CELLS.get(type(cell).__name__, type(cell).__name__)
+    if kind not in TORCH:
+        raise Decline(f"recurrent layer or cell {kind} has no translation")
     if getattr(layer, "stateful", False):
         raise Decline("stateful=True: the state carried between calls has no counterpart in a torch module")
     if getattr(layer, "time_major", False):
@@ -246,7 +251,7 @@ def _run(
 
 
 def translate_recurrent(call: LayerCall, ctx: Context) -> Translation:
-    """LSTM / GRU / SimpleRNN as ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (``batch_first=True``).
+    """LSTM / GRU / SimpleRNN (and ``RNN`` of their cells) as ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN``.
 
     Keras's LSTM gates (i, f, c, o) are torch's (i, f, g, o); Keras's GRU gates (z, r, h) are
     reordered to torch's (r, z, n), its reset_after bias pair (2, 3u) split into bias_ih/bias_hh;
@@ -362,7 +367,7 @@ def translate_masking(call: LayerCall, ctx: Context) -> Translation:
 
 
 ENTRIES = (
-    LayerEntry.of(("LSTM", "GRU", "SimpleRNN"), translate_recurrent),
+    LayerEntry.of(("LSTM", "GRU", "SimpleRNN", "RNN"), translate_recurrent),
     LayerEntry.of(("Bidirectional",), translate_bidirectional),
     LayerEntry.of(("Masking",), translate_masking),
 )
