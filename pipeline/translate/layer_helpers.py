@@ -170,9 +170,10 @@ class MultiHeadAttention(nn.Module):
     attention, output projection. One nn.Linear per Keras EinsumDense (same names)."""
 
     def __init__(self, query_dim, key_dim_in, value_dim_in, num_heads, key_dim, value_dim, output_dim,
-                 bias=True, dropout=0.0):
+                 bias=True, dropout=0.0, additive_mask=False):
         super().__init__()
         self.num_heads, self.key_dim, self.value_dim, self.dropout = num_heads, key_dim, value_dim, dropout
+        self.additive_mask = additive_mask
         self.query = nn.Linear(query_dim, num_heads * key_dim, bias=bias)
         self.key = nn.Linear(key_dim_in, num_heads * key_dim, bias=bias)
         self.value = nn.Linear(value_dim_in, num_heads * value_dim, bias=bias)
@@ -185,19 +186,19 @@ class MultiHeadAttention(nn.Module):
         q = self.query(query).unflatten(-1, (self.num_heads, self.key_dim)).transpose(1, 2)
         k = self.key(key).unflatten(-1, (self.num_heads, self.key_dim)).transpose(1, 2)
         v = self.value(value).unflatten(-1, (self.num_heads, self.value_dim)).transpose(1, 2)
-        bias = None
-        if attention_mask is not None:  # Keras adds -1e9 where masked (a fully masked row is uniform)
-            bias = torch.where(attention_mask[:, None], 0.0, -1e9).to(q.dtype)
-        if return_attention_scores:
+        if attention_mask is None and not return_attention_scores:
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+            scores = None
+        else:
             scores = (q * self.key_dim**-0.5) @ k.transpose(-2, -1)
-            if bias is not None:
-                scores = scores + bias
+            if attention_mask is not None:
+                masked = ~attention_mask[:, None]
+                if self.additive_mask:  # tf_keras's softmax adds -1e9 where masked
+                    scores = scores - 1e9 * masked.to(scores.dtype)
+                else:  # Keras 3 replaces masked scores (no gradient flows to them)
+                    scores = scores.masked_fill(masked, -1e9)
             scores = torch.softmax(scores, dim=-1)
             out = F.dropout(scores, self.dropout, self.training) @ v
-        else:
-            p = self.dropout if self.training else 0.0
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)
-            scores = None
         out = self.output(out.transpose(1, 2).reshape(n, out.shape[2], -1))
         return (out, scores) if return_attention_scores else out
 '''

@@ -5,8 +5,8 @@ name -> builder of (model, inputs)) and calls :func:`results`. The first call ru
 family at once, two subprocesses: the TensorFlow side builds
 every case, runs Keras on its inputs and writes ``model.py`` / ``model.safetensors`` with the
 translator; the torch side loads each ``model.py`` where TensorFlow, Keras and ``pipeline``
-cannot be imported, runs it, runs ``reset_parameters()`` and a training-mode forward, and counts
-parameters. The comparison happens in the test process, with numpy only.
+cannot be imported, runs it, takes gradients (the Keras side through ``tf.GradientTape``), runs
+``reset_parameters()`` and a training-mode forward, and counts parameters. The comparison happens in the test process, with numpy only.
 
 Run as ``python -m tests.translate.harness tf|torch <folder>``.
 """
@@ -69,11 +69,50 @@ def tf_side(folder: Path) -> None:
             info["weight_map"] = code.weight_map
             info["buffers"] = sorted(code.buffers)
             info["methods"] = [row["method"] for row in code.layers]
+            _gradients(model, inputs, out)
         except Exception as exc:  # recorded; the test of this case fails with the message
             info["error"] = f"{type(exc).__name__}: {exc}"
             info["trace"] = traceback.format_exc()[-3000:]
         summary[name] = info
     (folder / "tf.json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+def _loss(outputs: list[Any], square: Any, mean: Any) -> Any:
+    """The loss both sides differentiate: the mean square of every float output, summed."""
+    floats = [
+        o for o in outputs if getattr(o.dtype, "is_floating", None) or getattr(o.dtype, "is_floating_point", None)
+    ]
+    return sum(mean(square(o)) for o in floats)
+
+
+def _gradients(model: Any, inputs: list[np.ndarray], out: Path) -> None:
+    """Keras's gradients of :func:`_loss` per variable path, and where each torch weight's elements
+    come from: the model translated once more with every variable holding its own element indices."""
+    import tensorflow as tf
+
+    from pipeline.translate import translate_model
+
+    tensors = [tf.constant(x) for x in inputs]
+    with tf.GradientTape() as tape:
+        result = model(tensors if len(tensors) > 1 else tensors[0], training=False)
+        flat = list(result) if isinstance(result, list | tuple) else [result]
+        loss = _loss(flat, tf.square, tf.reduce_mean)
+    variables = model.trainable_weights
+    grads = tape.gradient(loss, variables) if variables else []
+    np.savez(
+        out / "keras_grads.npz",
+        **{
+            _path(v): np.zeros(v.shape, np.float32) if g is None else np.asarray(tf.convert_to_tensor(g))
+            for v, g in zip(variables, grads, strict=True)
+        },
+    )
+    saved = model.get_weights()
+    model.set_weights([np.arange(w.size, dtype=np.float32).reshape(w.shape) for w in saved])
+    try:
+        indexed = translate_model(model)
+    finally:
+        model.set_weights(saved)
+    np.savez(out / "index_maps.npz", **{k: np.asarray(v) for k, v in indexed.weights.items()})
 
 
 def randomize(model: Any, seed: int = 7, std: float = 0.5) -> Any:
@@ -111,11 +150,17 @@ def torch_side(folder: Path) -> None:
             args = [torch.from_numpy(data[f"arr_{i}"]) for i in range(len(data.files))]
             with torch.no_grad():
                 result = model(*args)
-            flat = list(result.values()) if isinstance(result, dict) else result
-            flat = [flat] if isinstance(flat, torch.Tensor) else list(flat)
+            flat = flat_outputs(result)
             np.savez(case / "actual.npz", *[t.numpy() for t in flat])
             info["trainable"] = {n: list(p.shape) for n, p in model.named_parameters() if p.requires_grad}
             info["frozen"] = {n: list(p.shape) for n, p in model.named_parameters() if not p.requires_grad}
+            model.zero_grad()
+            loss = _loss(flat_outputs(model(*args)), torch.square, torch.mean)
+            if isinstance(loss, torch.Tensor) and loss.requires_grad:
+                loss.backward()
+            grads = {n: p.grad.numpy() for n, p in model.named_parameters() if p.grad is not None}
+            np.savez(case / "torch_grads.npz", **grads)
+            model.zero_grad()
             model.train()
             torch.manual_seed(0)
             out = model(*args)
@@ -130,6 +175,12 @@ def torch_side(folder: Path) -> None:
             info["trace"] = traceback.format_exc()[-3000:]
         summary[case.name] = info
     (folder / "torch.json").write_text(json.dumps(summary), encoding="utf-8")
+
+
+def flat_outputs(result: Any) -> list[Any]:
+    if isinstance(result, dict):
+        return list(result.values())
+    return list(result) if isinstance(result, list | tuple) else [result]
 
 
 def _run(*args: str) -> None:
@@ -169,8 +220,9 @@ def _all() -> dict[str, dict[str, Any]]:
 
 def check(result: dict[str, Any], tol: float = 1e-5) -> float:
     """Assert one case: it translated, ran, matches TensorFlow within ``tol`` (relative to the
-    output's scale), maps every Keras trainable variable, and has Keras's trainable count.
-    Returns the maximum absolute error."""
+    output's scale), maps every Keras trainable variable, has Keras's trainable count, and each
+    mapped torch weight's gradient equals Keras's for the same elements. Returns the maximum
+    absolute output error."""
     tf_info, torch_info = result["tf"], result["torch"]
     assert "error" not in tf_info, tf_info.get("trace", tf_info.get("error"))
     assert "error" not in torch_info, torch_info.get("trace", torch_info.get("error"))
@@ -194,7 +246,25 @@ def check(result: dict[str, Any], tol: float = 1e-5) -> float:
     assert set(trainable) <= set(tf_info["weight_map"]), set(trainable) - set(tf_info["weight_map"])
     assert set(torch_info["grads"]) == set(trainable), set(trainable) ^ set(torch_info["grads"])
     assert torch_info.get("reset_ok")
+    check_gradients(folder, tf_info["weight_map"], tol)
     return worst
+
+
+def check_gradients(folder: Path, weight_map: dict[str, str], tol: float) -> None:
+    """Each torch weight's gradient equals Keras's gradient of the elements it was made from."""
+    keras_grads, torch_grads = np.load(folder / "keras_grads.npz"), np.load(folder / "torch_grads.npz")
+    index = np.load(folder / "index_maps.npz")
+    for key, path in weight_map.items():
+        if key not in torch_grads.files or path not in keras_grads.files:
+            continue
+        where = index[key]
+        reference = keras_grads[path].reshape(-1)
+        if not np.array_equal(where, np.round(where)) or where.max(initial=0) >= reference.size:
+            continue  # not a plain rearrangement of the Keras variable
+        expected = reference[where.astype(np.int64)]
+        err = float(np.max(np.abs(expected - torch_grads[key]), initial=0.0))
+        scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+        assert err <= 10 * tol * scale, f"gradient of {key} ({path}): max error {err:.3g}"
 
 
 if __name__ == "__main__":

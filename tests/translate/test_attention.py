@@ -54,14 +54,21 @@ def _self(body: Callable[[Any, Any], Any], masked: bool = False) -> Callable:
     return build
 
 
-def _attention_mask() -> tuple[Any, list[np.ndarray]]:
-    import keras
+def _attention_mask(tf_keras: bool = False) -> Callable:
+    def build() -> tuple[Any, list[np.ndarray]]:
+        import keras
 
-    q, m = keras.Input((TQ, 8)), keras.Input((TQ, TQ), dtype="bool")
-    out = keras.layers.MultiHeadAttention(2, 4)(q, q, attention_mask=m)
-    mask = np.random.default_rng(5).random((N, TQ, TQ)) > 0.3
-    mask[:, :, 0] = True
-    return harness.randomize(keras.Model([q, m], out), std=0.3), [_floats(N, TQ, 8, seed=6), mask]
+        k = keras
+        if tf_keras:
+            import tf_keras as k
+        q, m = k.Input((TQ, 8)), k.Input((TQ, TQ), dtype="bool")
+        out = k.layers.MultiHeadAttention(2, 4)(q, q, attention_mask=m)
+        mask = np.random.default_rng(5).random((N, TQ, TQ)) > 0.3
+        mask[:, :, 0] = True
+        mask[0, 2, :] = False  # a query that may attend nowhere
+        return harness.randomize(k.Model([q, m], out), std=0.3), [_floats(N, TQ, 8, seed=6), mask]
+
+    return build
 
 
 def _cross_with_key() -> tuple[Any, list[np.ndarray]]:
@@ -95,7 +102,8 @@ CASES = {
     "mha_cross_shapes": _two(lambda L, q, v: L.MultiHeadAttention(2, 3, output_shape=4)(q, v), dv=6),
     "mha_causal": _self(lambda L, x: L.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True)),
     "mha_scores": _self(lambda L, x: L.MultiHeadAttention(2, 4)(x, x, return_attention_scores=True)),
-    "mha_attention_mask": _attention_mask,
+    "mha_attention_mask": _attention_mask(),
+    "mha_tf_keras_attention_mask": _attention_mask(tf_keras=True),
     "mha_embedding_mask": _self(lambda L, x: L.MultiHeadAttention(2, 4)(x, x), masked=True),
     "mha_dropout_no_bias": _self(lambda L, x: L.MultiHeadAttention(2, 4, dropout=0.1, use_bias=False)(x, x)),
     "mha_tf_keras": _two(lambda L, q, v: L.MultiHeadAttention(2, 4)(q, v), tf_keras=True),

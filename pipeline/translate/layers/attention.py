@@ -57,7 +57,8 @@ def translate_multi_head_attention(call: LayerCall, ctx: Context) -> Translation
     packs the three input projections into one ``in_proj`` weight (no 1:1 map to Keras's
     variables) and needs key_dim * heads == output dim. Keras's masks (the inputs' own masks from
     Embedding(mask_zero)/Masking, ``attention_mask``, ``use_causal_mask``) are combined as Keras
-    does into one boolean (N, Tq, Tk) mask, applied as -1e9 before the softmax.
+    does into one boolean (N, Tq, Tk) mask: masked scores are replaced by -1e9 before the
+    softmax (tf_keras adds -1e9 instead, which lets gradients reach them).
     """
     layer = call.layer
     cfg = call.config
@@ -96,6 +97,8 @@ def translate_multi_head_attention(call: LayerCall, ctx: Context) -> Translation
             args.append("bias=False")
         if dropout:
             args.append(f"dropout={dropout!r}")
+        if ctx.keras_version < 3:
+            args.append("additive_mask=True")
         t.modules[call.attr] = f"MultiHeadAttention({', '.join(args)})"
         for name, sub in dense.items():
             kernel = ctx.array(sub.kernel)
