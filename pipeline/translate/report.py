@@ -63,3 +63,21 @@ def translation_markdown(report: dict[str, Any]) -> list[str]:
             f"| {row['layer']} | {row['class']} | `{row['attribute']}` | {row['method']} | {row.get('reason') or ''} |"
         )
     return lines
+
+
+def support_rows() -> list[str]:
+    """The support table's section on the direct translator, from ``pipeline.translate.ENTRIES``."""
+    from pipeline.translate import ENTRIES
+
+    lines = [
+        "",
+        "## Keras layers translated directly into model.py",
+        "",
+        "Others go through the ONNX route, each on its own, and come back as torch code.",
+        "",
+        "| Keras classes | what | why |",
+        "|---|---|---|",
+    ]
+    for entry in ENTRIES:
+        lines.append(f"| {', '.join(entry.classes)} | {entry.doc.summary} | {entry.doc.reason} |")
+    return lines

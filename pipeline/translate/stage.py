@@ -155,13 +155,20 @@ def module_stage(conv: Any) -> None:
     matches = _matches_tf(conv)
     if not matches and ws.outputs_tf.is_file() and conv.config.localize != "never" and not result.get("errors"):
         localize_module(conv, info)
-    if conv.torch is None and matches and result.get("export"):
+    same_layout = info.get("layout", "keras") == "keras"  # model.pt2 keeps the Keras model's layout
+    if conv.torch is None and not conv.given and same_layout and matches and result.get("export"):
         from importlib.metadata import version
+
+        import numpy as np
 
         from pipeline.context import TorchResult
 
         shutil.move(result["export"], ws.pt2)
         conv.notes.append("model.pt2 exported from model.py's module (Keras layer names)")
+        with np.load(ws.root / OUTPUTS) as values:  # the program's logits are the module's
+            logits = {k: values[k] for k in values.files if k.endswith(":logits")}
+        if logits:
+            np.savez(ws.probes_torch, **logits)
         conv.module_program = True
         conv.torch = TorchResult(
             dynamic_batch=bool(result.get("export_dynamic")),
@@ -255,6 +262,7 @@ def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: floa
         "outputs": list(export.outputs),
         "output_keys": info.get("output_keys"),
         "logits": info.get("logits") or {},
+        "layout": info.get("layout") or "keras",
         "outputs_path": str(ws.root / OUTPUTS),
         "export_path": str(ws.scratch / "module.pt2"),
         "batch_axes": [s.batch_axis for s in export.inputs],
