@@ -2,11 +2,12 @@
 
 A test module (listed in ``FAMILIES``) defines ``cases()`` (run in a TensorFlow process, returns
 name -> builder of (model, inputs)) and calls :func:`results`. The first call runs, for every
-family at once, two subprocesses: the TensorFlow side builds
-every case, runs Keras on its inputs and writes ``model.py`` / ``model.safetensors`` with the
-translator; the torch side loads each ``model.py`` where TensorFlow, Keras and ``pipeline``
-cannot be imported, runs it, takes gradients (the Keras side through ``tf.GradientTape``), runs
-``reset_parameters()`` and a training-mode forward, and counts parameters. The comparison happens in the test process, with numpy only.
+family at once, two subprocesses: the TensorFlow side builds every case, runs Keras on its
+inputs, takes Keras's gradients (``tf.GradientTape``) and writes ``model.py`` /
+``model.safetensors`` with the translator; the torch side loads each ``model.py`` where
+TensorFlow, Keras and ``pipeline`` cannot be imported, runs it, takes its gradients, runs
+``reset_parameters()`` and a training-mode forward, and counts parameters. The comparison
+happens in the test process, with numpy only.
 
 Run as ``python -m tests.translate.harness tf|torch <folder>``.
 """
