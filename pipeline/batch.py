@@ -45,9 +45,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from pipeline import outdir
 from pipeline.config import NAME_PATTERN, BatchEntry, ConversionConfig, load_batch
 from pipeline.context import to_json
-from pipeline.errors import ConfigError, PipelineError, UserError, WorkerCrashError, error_from_dict
+from pipeline.errors import ConfigError, OutputFolderError, PipelineError, UserError, WorkerCrashError, error_from_dict
 from pipeline.worker import WorkerLimits, kill_tree, over_limits, tree_rss
 
 STATUSES = ("passed", "failed", "error")
@@ -319,6 +320,8 @@ def _reusable(report: dict[str, Any] | None, info: dict[str, Any], retry_failed:
     if retry_failed and report["status"] != "passed":
         return False
     kind = outcome_kind(report)
+    if kind == "crash":  # a crash (a process killed by a signal) is not a result: retried
+        return False
     limit = {"timeout": "timeout_s", "out_of_memory": "memory_gb"}.get(kind or "")
     return limit is None or (earlier.get("limits") or {}).get(limit) == info["limits"][limit]
 
@@ -379,13 +382,15 @@ class _Batch:
     # ------------------------------------------------------------------ plan
 
     def run(self) -> BatchSummary:
-        batch = load_batch(self.path, strict=False)
+        batch = load_batch(self.path, strict=False, require_batch=True)
         if not batch.is_batch:
             raise ConfigError(
                 f"{self.path}: not a batch file: expected a top-level 'models' list (and optional 'defaults')",
                 stage="config",
             )
+        outdir.check_target(self.out, protect=outdir.protected_paths(self.path), kind="batch")
         self.out.mkdir(parents=True, exist_ok=True)
+        outdir.mark(self.out, "batch")
         with _locked(self.out):
             self._clean_leftovers()
             code, versions = code_digest(), tool_versions()
@@ -507,7 +512,7 @@ class _Batch:
     def _finish(self, job: _Job, status: int, rusage: Any) -> None:
         assert job.proc is not None
         seconds = round(time.monotonic() - job.started, 2)
-        target = self.out / job.folder
+        folder, target = job.folder, self.out / job.folder
         partial = self.out / f".{job.folder}.partial-{job.proc.pid}"
         log_tail = _tail(job.files["log"])
         stage, stage_log = _running_stage(partial)
@@ -534,6 +539,10 @@ class _Batch:
             elif not payload.get("ok"):
                 error = error_from_dict(payload["error"])
         report = _read_report(target) if error is None else None
+        if report is not None and (report.get("batch") or {}).get("fingerprint") != job.info["fingerprint"]:
+            kept = _read_report(target / outdir.LAST_ERROR)  # an error kept beside an earlier result
+            if kept is not None:
+                report, target, folder = kept, target / outdir.LAST_ERROR, f"{folder}/{outdir.LAST_ERROR}"
         fresh = report is not None and (report.get("batch") or {}).get("fingerprint") == job.info["fingerprint"]
         if error is None and not fresh:
             error = WorkerCrashError("the conversion ended without its report", stage="batch", details=log_tail)
@@ -552,7 +561,7 @@ class _Batch:
             (target / "logs").mkdir(exist_ok=True)
             shutil.move(job.files["log"], target / "logs" / "conversion.log")
         _remove_files(job.files)
-        self._done(job.entry.index, _outcome(report, job.folder, reused=False))
+        self._done(job.entry.index, _outcome(report, folder, reused=False))
 
     def _abandon(self, job: _Job) -> None:
         """Kill a running conversion's whole process tree and remove what it had staged."""
@@ -595,7 +604,12 @@ class _Batch:
             source=source, config=config, name=name, workspace=Workspace(staging), error=error, batch=info
         )
         report = build_report(conv)
-        _publish(conv, report, target, write_report)
+        try:
+            _publish(conv, report, target, write_report)
+        except OutputFolderError as exc:  # a folder the pipeline did not write: left as it is
+            shutil.rmtree(staging, ignore_errors=True)
+            conv.error = exc
+            report = build_report(conv)
         return report
 
     # ------------------------------------------------------------------ results

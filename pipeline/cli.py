@@ -84,11 +84,11 @@ def _error_message(error: PipelineError) -> str:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from pipeline.config import default_name, load_for_model
+    from pipeline.config import check_name, default_name, load_for_model
     from pipeline.flow import convert
 
     config = load_for_model(args.config, args.source)
-    name = args.name or config.name or default_name(args.source)
+    name = check_name(args.name) or config.name or default_name(args.source)
     config = config.with_overrides(name=name)
     out = Path(args.out) if args.out else Path("out") / name
     result = convert(args.source, out, config, inputs=args.inputs, isolate=True, raise_on_error=False)
@@ -99,18 +99,20 @@ def _finish(result: ConversionResult, out: Path) -> int:
     """Print a conversion's or a validation's outcome; its exit code."""
     if result.error is not None:
         print(_error_message(result.error), file=sys.stderr)
-        print(f"report: {out}/report.json", file=sys.stderr)
+        print(f"report: {result.out_dir}/report.json", file=sys.stderr)
+        if result.out_dir != out:
+            print(f"the earlier result in {out}/ was kept", file=sys.stderr)
         return result.error.exit_code
     print_summary(result.report, out)
     return EXIT_PASSED if result.passed else EXIT_FAILED
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pipeline.config import default_name, load_for_model
+    from pipeline.config import check_name, default_name, load_for_model
     from pipeline.flow import validate_artifacts
 
     config = load_for_model(args.config, args.source)
-    name = args.name or config.name or default_name(args.onnx)
+    name = check_name(args.name) or config.name or default_name(args.onnx)
     config = config.with_overrides(name=name)
     out = Path(args.out) if args.out else Path("out") / f"{name}-validate"
     result = validate_artifacts(

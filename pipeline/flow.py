@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline import outdir
 from pipeline.config import ConversionConfig, default_name
 from pipeline.context import (
     ExportResult,
@@ -164,6 +165,8 @@ def validate_artifacts(
     """
     from pipeline.artifacts import check_torch_file
 
+    if out_dir is not None:  # the artifacts under validation are protected like the source
+        outdir.check_target(Path(out_dir), protect=outdir.protected_paths(onnx_file, torch_file))
     conversion = start(source, out_dir, config, inputs=inputs, isolate=isolate)
     conversion.given["onnx"] = str(Path(onnx_file).resolve())
     if torch_file is not None:
@@ -218,6 +221,8 @@ def start(
         cfg = cfg.with_overrides(inputs_file=str(inputs))
     name = cfg.name or default_name(cfg.source or "model")
     target = Path(out_dir) if out_dir else None
+    if target is not None:  # refused before any work: never replace what the pipeline did not write
+        outdir.check_target(target, protect=outdir.protected_paths(cfg.source, inputs, base_dir=cfg.base_dir))
     staging = _staging_dir(target)
     has_tf, has_tv = "tensorflow" in sys.modules, "torchvision" in sys.modules
     if isolate is None:
@@ -272,7 +277,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
 
     report = build_report(conv)
     target = out_dir if out_dir is not None else ws.root
-    _publish(conv, report, target, write_report)
+    target = _publish(conv, report, target, write_report)
     return ConversionResult(status=conv.status, out_dir=target, report=report, error=conv.error)
 
 
@@ -703,7 +708,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _publish(conv: Conversion, report: dict[str, Any], target: Path, write_report: Any) -> None:
+def _publish(conv: Conversion, report: dict[str, Any], target: Path, write_report: Any) -> Path:
     """Move the finished workspace to ``target``; after an error keep only the report and logs."""
     ws = conv.workspace
     shutil.rmtree(ws.scratch, ignore_errors=True)
@@ -714,12 +719,7 @@ def _publish(conv: Conversion, report: dict[str, Any], target: Path, write_repor
     ws.root.mkdir(parents=True, exist_ok=True)
     write_report(report, ws.report_json, ws.report_md)
     if ws.root.resolve() == target.resolve():
-        return
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        target.rename(old)
-    ws.root.rename(target)
+        return target
+    target = outdir.replace(ws.root, target, errored=conv.error is not None)
     conv.workspace = Workspace(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    return target
