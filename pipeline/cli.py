@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline import tempdirs
 from pipeline.errors import PipelineError
 
 if TYPE_CHECKING:
@@ -150,10 +151,18 @@ def cmd_support_table(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from pipeline.exitcodes import help_text
 
-    conv = sub.add_parser("convert", help="convert one model and validate it")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Convert a TensorFlow/Keras model to PyTorch through ONNX and validate the result.",
+        epilog=help_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = {"epilog": help_text(), "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+    conv = sub.add_parser("convert", help="convert one model and validate it", **common)
     conv.add_argument("source", help=".keras, .h5, SavedModel dir, module:callable, .onnx, or example:seed_cnn")
     conv.add_argument("--out", help="output folder (default: out/<model name>)")
     conv.add_argument("--config", help="YAML config (one entry, or a batch file and SOURCE names an entry)")
@@ -164,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "validate",
         help="validate an ONNX file (and a torch.export program) made elsewhere against the source model",
+        **common,
     )
     check.add_argument("source", help="the model they were made from (any source `convert` takes, except .onnx)")
     check.add_argument("--onnx", required=True, help="the ONNX file to validate")
@@ -176,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--inputs", help=".npz of inputs keyed by input name (instead of generated ones)")
     check.add_argument("--name", help="name for the report (default: from the config or the ONNX file)")
     check.set_defaults(func=cmd_validate)
-    batch = sub.add_parser("batch", help="convert every model of a YAML batch file, in parallel, resumably")
+    batch = sub.add_parser("batch", help="convert every model of a YAML batch file, in parallel, resumably", **common)
     batch.add_argument("config", help="YAML file with 'defaults' and a 'models' list")
     batch.add_argument("--out", help="output folder (default: out/<config file stem>)")
     batch.add_argument("--jobs", type=int, help="conversions in parallel (default: the number of cores)")
@@ -198,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    tempdirs.clean_dead()  # work folders of runs that were killed
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -107,6 +107,13 @@ def apply_override(spec: TensorSpec, override: InputOverride | None) -> TensorSp
             None if axis == batch_axis else (want if want is not None else have)
             for axis, (want, have) in enumerate(zip(override.shape, spec.shape, strict=True))
         ]
+    if override.dtype is not None and spec.dtype and np.dtype(override.dtype) != np.dtype(spec.dtype):
+        raise InputSpecError(  # checked here: ONNX Runtime would fail later with a raw type message
+            f"input '{spec.name}': config dtype {override.dtype} does not match the model's signature, "
+            f"which takes {spec.dtype}",
+            stage="inputs",
+            hint=f"set dtype: {spec.dtype} for '{spec.name}' or leave it out (it comes from the model)",
+        )
     low = override.low if override.low is not None else spec.low
     high = override.high if override.high is not None else spec.high
     reason = "config" if (override.low is not None or override.high is not None) else spec.range_reason

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline import tempdirs
 from pipeline.errors import (
     InternalError,
     PipelineError,
@@ -158,7 +159,7 @@ def tree_rss(pid: int) -> int:
 def _subprocess(
     task: str, request: dict[str, Any], log_dir: Path | None, limits: WorkerLimits, stage: str, start: float
 ) -> WorkerRun:
-    with tempfile.TemporaryDirectory(prefix=f"k2t-{task}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=tempdirs.prefix(task)) as tmp:
         req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
         req_path.write_text(json.dumps(request), encoding="utf-8")
         log_path = (log_dir / f"{task}.log") if log_dir else Path(tmp) / f"{task}.log"
