@@ -49,6 +49,8 @@ from pipeline import outdir
 from pipeline.config import NAME_PATTERN, BatchEntry, ConversionConfig, load_batch
 from pipeline.context import to_json
 from pipeline.errors import ConfigError, OutputFolderError, PipelineError, UserError, WorkerCrashError, error_from_dict
+from pipeline.progress import ENV as STAGE_ENV
+from pipeline.progress import BatchProgress, read
 from pipeline.worker import WorkerLimits, kill_tree, over_limits, tree_rss
 
 STATUSES = ("passed", "failed", "error")
@@ -397,7 +399,7 @@ class _Batch:
             taken: set[str] = set()
             queue: list[_Job] = []
             self.order = [e.index for e in batch.entries]
-            self.progress = _Progress(self.stream, len(batch.entries))
+            self.progress = BatchProgress(self.stream, len(batch.entries))
             for entry in batch.entries:
                 folder = folder_name(entry.name, taken)
                 if entry.config is None:
@@ -466,7 +468,9 @@ class _Batch:
                         job.killed_for = over_limits(job.proc.pid, limits, job.deadline, rss)
                         if job.killed_for is not None:
                             kill_tree(job.proc.pid)
-                self.progress.running([(j.entry.name, time.monotonic() - j.started) for j in running])
+                self.progress.running(
+                    [(j.entry.name, time.monotonic() - j.started, read(j.files["stage"])) for j in running]
+                )
                 if running:
                     time.sleep(_POLL_S)
         except BaseException:
@@ -486,7 +490,7 @@ class _Batch:
 
         work = self.out / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
-        job.files = {k: work / f"{job.folder}.{k}" for k in ("request.json", "result.json", "log", "tmp")}
+        job.files = {k: work / f"{job.folder}.{k}" for k in ("request.json", "result.json", "log", "tmp", "stage")}
         job.files["result.json"].unlink(missing_ok=True)
         job.files["tmp"].mkdir(exist_ok=True)  # the conversion's temporary files, removed with the job
         request = {"config": to_json(job.config), "out": str(self.out / job.folder), "batch": job.info}
@@ -501,7 +505,7 @@ class _Batch:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**_child_env(), "TMPDIR": str(job.files["tmp"])},
+                env={**_child_env(), "TMPDIR": str(job.files["tmp"]), STAGE_ENV: str(job.files["stage"])},
                 start_new_session=True,
             )
         self.workers_started += 1
@@ -616,7 +620,9 @@ class _Batch:
 
     def _done(self, index: int, outcome: ModelOutcome) -> None:
         self.outcomes[index] = outcome
-        self.progress.finished(outcome, len(self.outcomes))
+        extra = " (reused: up to date)" if outcome.reused else ""
+        extra += f"  {outcome.kind}: {_short(outcome.message, 90)}" if outcome.kind else ""
+        self.progress.finished(len(self.outcomes), outcome.name, outcome.status, outcome.seconds, extra)
         if not outcome.reused:
             self._write_summary(complete=False)
 
@@ -830,52 +836,3 @@ def _error_details(report_path: Path) -> str:
     if error.get("details"):
         parts.append(str(error["details"])[-4000:])
     return "\n".join(parts)
-
-
-# --------------------------------------------------------------------------- progress display
-
-
-class _Progress:
-    """One line per model as it finishes; on a terminal, also a status line of what is running."""
-
-    def __init__(self, stream: TextIO, total: int) -> None:
-        self.stream, self.total = stream, total
-        self.tty = stream.isatty()
-        self.status_shown = False
-        self.last_draw = 0.0
-        self.width = len(str(total))
-
-    def _clear(self) -> None:
-        if self.status_shown:
-            self.stream.write("\r\x1b[K")
-            self.status_shown = False
-
-    def line(self, text: str) -> None:
-        self._clear()
-        print(text, file=self.stream, flush=True)
-
-    def started(self, name: str) -> None:
-        if not self.tty:
-            self.line(f"[{'':>{self.width}}/{self.total}] started  {name}")
-
-    def finished(self, outcome: ModelOutcome, done: int) -> None:
-        status = outcome.status if outcome.status == "passed" else outcome.status.upper()
-        extra = " (reused: up to date)" if outcome.reused else ""
-        detail = f"  {outcome.kind}: {_short(outcome.message, 90)}" if outcome.kind else ""
-        self.line(
-            f"[{done:>{self.width}}/{self.total}] {status:<7}  {outcome.name}  {outcome.seconds:.1f} s{extra}{detail}"
-        )
-
-    def running(self, jobs: list[tuple[str, float]]) -> None:
-        if not self.tty or not jobs or time.monotonic() - self.last_draw < 1.0:
-            return
-        self.last_draw = time.monotonic()
-        width = shutil.get_terminal_size((100, 20)).columns - 1
-        text = "running: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in jobs)
-        self.stream.write("\r\x1b[K" + text[:width])
-        self.stream.flush()
-        self.status_shown = True
-
-    def close(self) -> None:
-        self._clear()
-        self.stream.flush()

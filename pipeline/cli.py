@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import tempdirs
 from pipeline.errors import PipelineError
+from pipeline.progress import Display
 
 if TYPE_CHECKING:
     from pipeline.flow import ConversionResult
@@ -92,7 +93,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     name = check_name(args.name) or config.name or default_name(args.source)
     config = config.with_overrides(name=name)
     out = Path(args.out) if args.out else Path("out") / name
-    result = convert(args.source, out, config, inputs=args.inputs, isolate=True, raise_on_error=False)
+    with Display(name):
+        result = convert(args.source, out, config, inputs=args.inputs, isolate=True, raise_on_error=False)
     return _finish(result, out)
 
 
@@ -116,9 +118,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     name = check_name(args.name) or config.name or default_name(args.onnx)
     config = config.with_overrides(name=name)
     out = Path(args.out) if args.out else Path("out") / f"{name}-validate"
-    result = validate_artifacts(
-        args.source, args.onnx, args.torch, out, config, inputs=args.inputs, isolate=True, raise_on_error=False
-    )
+    with Display(name):
+        result = validate_artifacts(
+            args.source, args.onnx, args.torch, out, config, inputs=args.inputs, isolate=True, raise_on_error=False
+        )
     return _finish(result, out)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import tempdirs
+from pipeline import progress, tempdirs
 from pipeline.errors import (
     InternalError,
     PipelineError,
@@ -90,6 +90,7 @@ def call(
             result = _resolve(task)(request)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return WorkerRun(result=result, peak_rss_mb=peak, seconds=time.perf_counter() - start, in_process=True)
+    progress.note(f"{stage or task}: starting the {task} worker")
     return _subprocess(task, request, log_dir, limits or WorkerLimits(), stage or task, start)
 
 
