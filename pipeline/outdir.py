@@ -140,8 +140,10 @@ def replace(staging: Path, target: Path, *, errored: bool) -> Path:
     if target.exists() or target.is_symlink():
         problem = "is a symbolic link" if target.is_symlink() else None
         problem = problem or ("is a file, not a folder" if not target.is_dir() else foreign(target))
-        if problem:
-            raise _refuse(target, problem)
+        if problem:  # changed while the conversion ran: its output stays where it is, and is named
+            error = _refuse(target, problem)
+            error.message += f"; this run's output is in {staging}"
+            raise error
         if errored and holds_result(target):
             dest = target / LAST_ERROR
             shutil.rmtree(dest, ignore_errors=True)
