@@ -145,6 +145,7 @@ def test_every_failure_is_isolated_and_recorded(mixed_run: tuple[Path, subproces
     assert [m["name"] for m in summary["models"]] == list(EXPECTED)  # file order
     assert (summary["passed"], summary["failed"], summary["errors"]) == (2, 1, 5)
     assert summary["complete"] and summary["workers_started"] == 7  # the bad entry never starts one
+    assert "] tiny_cnn: export: starting the tensorflow worker" in proc.stdout  # each model's stage, plain lines
     by_name = {m["name"]: m for m in summary["models"]}
     assert "SIGSEGV" in by_name["segfault"]["message"]
     assert "timed out after 20 s" in by_name["hang"]["message"] and by_name["hang"]["seconds"] < 60
