@@ -51,7 +51,7 @@ from pipeline.context import to_json
 from pipeline.errors import ConfigError, OutputFolderError, PipelineError, UserError, WorkerCrashError, error_from_dict
 from pipeline.progress import ENV as STAGE_ENV
 from pipeline.progress import BatchProgress, read
-from pipeline.worker import WorkerLimits, kill_tree, over_limits, tree_rss
+from pipeline.worker import Task, WorkerLimits, kill_tree, over_limits, tree_rss
 
 STATUSES = ("passed", "failed", "error")
 # report["error"]["kind"] -> the batch's kind of error
@@ -150,13 +150,17 @@ class _Job:
 def convert_task(request: dict[str, Any]) -> dict[str, Any]:
     """Worker task: one conversion of a batch, published to ``request["out"]`` with the batch's fingerprint."""
     from pipeline import flow
+    from pipeline.config import from_json as config_from_json
 
-    config = flow._config_from(request["config"])
+    config = config_from_json(request["config"])
     out = Path(request["out"])
     conv = flow.start(config.source, out, config, isolate=True)
     conv.batch = request["batch"]
     result = flow.run(conv, out)
     return {"status": result.status}
+
+
+CONVERT = Task("convert", convert_task)
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -486,7 +490,7 @@ class _Batch:
             raise
 
     def _start(self, job: _Job) -> None:
-        from pipeline.worker import _child_env
+        from pipeline.worker import child_env, command
 
         work = self.out / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
@@ -497,15 +501,11 @@ class _Batch:
         job.files["request.json"].write_text(json.dumps(request), encoding="utf-8")
         with open(job.files["log"], "wb") as log:
             job.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    *("-m", "pipeline.worker", "convert"),
-                    *(str(job.files["request.json"]), str(job.files["result.json"])),
-                ],
+                command(CONVERT, job.files["request.json"], job.files["result.json"]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**_child_env(), "TMPDIR": str(job.files["tmp"]), STAGE_ENV: str(job.files["stage"])},
+                env={**child_env(), "TMPDIR": str(job.files["tmp"]), STAGE_ENV: str(job.files["stage"])},
                 start_new_session=True,
             )
         self.workers_started += 1
@@ -591,7 +591,8 @@ class _Batch:
     ) -> dict[str, Any]:
         """Publish a report for a model the conversion could not report on itself (killed, crashed, bad entry)."""
         from pipeline.context import Workspace
-        from pipeline.flow import Conversion, _publish
+        from pipeline.conversion import Conversion
+        from pipeline.publish import publish
         from pipeline.report import build_report, write_report
         from pipeline.sources import Source, SourceKind, classify
 
@@ -609,7 +610,7 @@ class _Batch:
         )
         report = build_report(conv)
         try:
-            _publish(conv, report, target, write_report)
+            publish(conv, report, target, write_report)
         except OutputFolderError as exc:  # a folder the pipeline did not write: left as it is
             shutil.rmtree(staging, ignore_errors=True)
             conv.error = exc

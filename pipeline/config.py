@@ -423,6 +423,19 @@ def from_mapping(data: dict[str, Any], where: str = "config") -> ConversionConfi
     return parser.entry(node, "", ConversionConfig())
 
 
+def from_json(data: dict[str, Any]) -> ConversionConfig:
+    """A config back from its JSON form (``to_json`` of a :class:`ConversionConfig`, as workers receive it)."""
+    data = dict(data)
+    data["tolerance"] = Tolerance(**data["tolerance"])
+    data["tolerances"] = {k: Tolerance(**v) for k, v in data.get("tolerances", {}).items()}
+    data["inputs"] = {
+        k: InputOverride(**{**v, "shape": tuple(v["shape"]) if v.get("shape") else None})
+        for k, v in data.get("inputs", {}).items()
+    }
+    data["custom_objects"] = tuple(data.get("custom_objects", ()))
+    return ConversionConfig(**data)
+
+
 def check_name(name: str | None, where: str = "--name") -> str | None:
     """A model name given on the command line, checked as names in config files are (no '/', no '..')."""
     if name is not None and not NAME_PATTERN.fullmatch(name):
