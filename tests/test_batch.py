@@ -157,13 +157,7 @@ def test_every_failure_is_isolated_and_recorded(mixed_run: tuple[Path, subproces
         assert report["status"] == status and report["batch"]["fingerprint"]
         assert (out / name / "report.md").is_file()
         if status == "error":  # an error leaves only the report and logs
-            assert {p.name for p in (out / name).iterdir()} <= {
-                "report.json",
-                "report.md",
-                "report.html",
-                "logs",
-                MARKER,
-            }
+            assert {p.name for p in (out / name).iterdir()} <= ERROR_CONTENT
     assert (out / "seed_cnn" / "model.pt2").is_file() and (out / "tiny_cnn" / "model.pt2").is_file()
     assert (out / "hang" / "logs" / "tensorflow.log").is_file()  # the killed worker's log is kept
     assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name not in (".batch.lock", MARKER)]
