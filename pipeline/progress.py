@@ -70,6 +70,7 @@ class Display:
         self.label: str | None = None
         self.since = self.start = time.monotonic()
         self.shown = False
+        self.drawn = ""
 
     def __enter__(self) -> Display:
         from pipeline import tempdirs
@@ -111,6 +112,9 @@ class Display:
         if self.live and self.label is not None:
             width = shutil.get_terminal_size((100, 20)).columns - 1
             text = f"{self.name}: {self.label} {_clock(now - self.since)} (total {_clock(now - self.start)})"
+            if text == self.drawn:
+                return
+            self.drawn = text
             self.stream.write("\r\x1b[K" + text[:width])
             self.stream.flush()
             self.shown = True
