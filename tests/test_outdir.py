@@ -104,3 +104,36 @@ def test_only_a_folder_entirely_ours_is_replaced(tmp_path: Path) -> None:
     with pytest.raises(OutputFolderError, match="symbolic link"):
         outdir.check_target(link)
     assert (target / "notes.txt").read_text() == "added by hand"
+
+
+def _tiny_onnx(path: Path) -> Path:
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 3])],
+        [weight],
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    return path
+
+
+def test_real_conversion_survives_a_failed_rerun_and_is_replaced_by_a_good_one(tmp_path: Path) -> None:
+    import pipeline
+
+    source, out = _tiny_onnx(tmp_path / "src" / "m.onnx"), tmp_path / "out"
+    assert pipeline.convert(str(source), out).passed
+    program = (out / "model.pt2").read_bytes()
+    failed = pipeline.convert(str(tmp_path / "src" / "typo.onnx"), out, raise_on_error=False)
+    assert failed.status == "error" and failed.out_dir == out / outdir.LAST_ERROR
+    assert (out / "model.pt2").read_bytes() == program
+    assert json.loads((out / "report.json").read_text())["status"] == "passed"
+    again = pipeline.convert(str(source), out)  # a result replaces the folder, the kept error with it
+    assert again.passed and again.out_dir == out and not (out / outdir.LAST_ERROR).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]
