@@ -90,7 +90,7 @@ def foreign(folder: Path, kind: str = "conversion") -> str | None:
         return f"cannot be read ({exc.strerror})"
     if not entries:
         return None
-    info = marker(folder)
+    info = marker(folder) or _legacy(folder, entries, kind)
     if info is None:
         return f"exists and was not written by keras2torch (it has no {MARKER})"
     if info.get("kind") != kind:
@@ -101,6 +101,42 @@ def foreign(folder: Path, kind: str = "conversion") -> str | None:
     if unknown:
         return f"holds entries keras2torch did not write ({', '.join(unknown[:5])})"
     return None
+
+
+# what outputs written before the marker existed hold (the marker is then written on replacing them)
+_LEGACY_ENTRIES = {
+    "conversion": {
+        "model.onnx",
+        "model.onnx.data",
+        "model_fixed.onnx",
+        "model.pt2",
+        "model.safetensors",
+        "inputs.npz",
+        "outputs_tf.npz",
+        "outputs_ort.npz",
+        "outputs_torch.npz",
+        "probes_torch.npz",
+        "report.json",
+        "report.md",
+        "report.html",
+        "logs",
+    },
+    "batch": {"summary.json", "summary.md", "junit.xml", ".batch.lock", ".batch"},
+}
+
+
+def _legacy(folder: Path, entries: set[str], kind: str) -> dict[str, Any] | None:
+    """A marker for an output written before markers existed: our report file, and nothing else of note."""
+    key = "summary.json" if kind == "batch" else "report.json"
+    try:
+        report = json.loads((folder / key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(report, dict) or ("models" not in report if kind == "batch" else "status" not in report):
+        return None
+    if kind == "conversion" and not entries <= _LEGACY_ENTRIES["conversion"]:
+        return None
+    return {"written_by": "keras2torch", "kind": kind, "entries": sorted(entries)}
 
 
 def check_writable(target: Path) -> None:

@@ -137,3 +137,18 @@ def test_real_conversion_survives_a_failed_rerun_and_is_replaced_by_a_good_one(t
     again = pipeline.convert(str(source), out)  # a result replaces the folder, the kept error with it
     assert again.passed and again.out_dir == out and not (out / outdir.LAST_ERROR).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]
+
+
+def test_outputs_from_before_the_marker_are_recognised_by_their_report(tmp_path: Path) -> None:
+    legacy = tmp_path / "old"
+    (legacy / "logs").mkdir(parents=True)
+    (legacy / "report.json").write_text(json.dumps({"status": "passed"}))
+    (legacy / "model.pt2").write_bytes(b"program")
+    outdir.check_target(legacy)  # ours by its report and its entries
+    (legacy / "precious.txt").write_text("mine")
+    with pytest.raises(OutputFolderError, match="not written by keras2torch"):
+        outdir.check_target(legacy)
+    (tmp_path / "lookalike").mkdir()
+    (tmp_path / "lookalike" / "report.json").write_text("[1, 2]")  # someone else's report.json
+    with pytest.raises(OutputFolderError, match="not written by keras2torch"):
+        outdir.check_target(tmp_path / "lookalike")
