@@ -46,6 +46,13 @@ from pipeline.context import (
 )
 from pipeline.errors import InternalError, PipelineError, SourceNotFoundError, UserError
 from pipeline.sources import Source, SourceKind, classify
+from pipeline.translate.stage import (
+    module_outputs,
+    module_program_used,
+    module_stage,
+    translate_in_tf,
+    write_whole_model,
+)
 from pipeline.worker import WorkerLimits, call
 
 # Model objects handed to the Python API, by id, for the in-process TensorFlow side.
@@ -246,13 +253,15 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
         ws.root.mkdir(parents=True, exist_ok=True)
         if conv.error is None:  # (an unclassifiable source already failed in start())
             if conv.source.has_tensorflow_side:
-                tensorflow_stage(conv)  # 1-2. load, inputs, TF reference, tf2onnx export
+                tensorflow_stage(conv)  # 1-2. load, inputs, TF reference, tf2onnx export, model.py
+                module_stage(conv)  # 2b. model.py in a clean process (pipeline/translate/stage.py)
             else:
                 onnx_source_stage(conv)  # 1-2. an .onnx file: copy it, make inputs
             fixups_stage(conv)  # 3. graph fixups
             onnxruntime_stage(conv)  # 3b. ONNX Runtime on the fixed graph
             torch_stage(conv)  # 4-5. import, torch.export, safetensors
             torch_check_stage(conv)  # 5b. run model.pt2 in a clean process
+            module_stage(conv)  # 5c. a whole-model model.py (no Keras layer graph) in a clean process
             validate_stage(conv)  # 6. three-way comparison
     except PipelineError as exc:
         conv.error = exc
@@ -405,6 +414,8 @@ def onnxruntime_stage(conv: Conversion) -> None:
 
 def torch_stage(conv: Conversion) -> None:
     assert conv.export is not None
+    if module_program_used(conv):  # model.pt2 came from model.py's module
+        return
     if "torch" in conv.given:  # validate: a torch program made elsewhere stands in for the import
         with timed(conv.stages, "load_torch"):
             shutil.copyfile(conv.given["torch"], conv.workspace.pt2)
@@ -452,6 +463,7 @@ def validate_stage(conv: Conversion) -> None:
         runs: dict[str, Any] = {
             "tf": load_sets(ws.outputs_tf) if ws.outputs_tf.is_file() else None,
             "ort": load_sets(ws.outputs_ort),
+            "module": module_outputs(ws),
             "torch": merge_probes(
                 load_sets(ws.outputs_torch), load_sets(ws.probes_torch) if ws.probes_torch.is_file() else None
             ),
@@ -500,6 +512,7 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
     if not request.get("skip_export"):
         with timed(stages, "export"):
             exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
+        translate_in_tf(loaded, config, ws, stages)  # model.py, model.safetensors, translation.json
     with timed(stages, "tf_reference"):
         outputs: dict[str, np.ndarray] = {}
         for set_name, arrays in sets.items():
@@ -578,7 +591,10 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
         example = [torch.from_numpy(example_set[s.name]) for s in specs]
         onnx_of = {module: node for node, module in imported.node_modules.items()}
         program, dynamic, notes = export_program(imported.module, example, specs, onnx_of)
-        params, nbytes = save(program, ws.pt2, ws.weights)
+        # with a model.py, model.safetensors is its state dict; the program's weights go beside it
+        weights = ws.root / "program.safetensors" if (ws.root / "model.py").is_file() else ws.weights
+        params, nbytes = save(program, ws.pt2, weights)
+        write_whole_model(program, ws, specs)  # no Keras layer graph: the program itself as model.py
     result = TorchResult(
         dynamic_batch=dynamic,
         parameters=params,

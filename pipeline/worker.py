@@ -39,6 +39,7 @@ TASKS = {
     "tensorflow": "pipeline.flow:tensorflow_side",
     "torch": "pipeline.flow:torch_side",
     "torch_check": "pipeline.flow:torch_check",
+    "translate_fallback": "pipeline.translate.stage:complete_task",
     "localize_torch": "pipeline.stages.localize:torch_task",
     "localize_tf": "pipeline.stages.localize:tf_task",
     "convert": "pipeline.batch:convert_task",  # one whole conversion of a batch

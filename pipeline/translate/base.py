@@ -118,7 +118,7 @@ class Context:
     def __init__(self, layout: str = "keras", keras_version: int = 3) -> None:
         self.layout = layout  # config: "keras" (default) | "channels_first"
         self.keras_version = keras_version
-        self._names: set[str] = {"self", "torch", "nn", "F", "x"}
+        self._names: set[str] = {"self", "torch", "nn", "F", "x", "y", "z"}
         self._counter: dict[str, int] = {}
 
     def var(self, hint: str) -> str:

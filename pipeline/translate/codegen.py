@@ -21,6 +21,8 @@ from pipeline.translate.base import Context, Value
 from pipeline.translate.graph import Walk
 from pipeline.translate.helpers import HELPERS
 
+MARKER = "# keras2torch-fallback "  # where a fallback layer's class goes (pipeline/translate/fallback.py)
+
 # state-dict leaves that torch modules (or this package's helpers) hold as buffers already
 NATIVE_BUFFERS = frozenset({"running_mean", "running_var", "num_batches_tracked", "mean", "variance"})
 
@@ -35,6 +37,7 @@ class ModelCode:
     weight_map: dict[str, str]
     buffers: set[str]
     layers: list[dict[str, str]] = field(default_factory=list)  # report rows
+    output_keys: list[str] | None = None  # forward() returns a dict with these keys
 
 
 def class_name(model_name: str) -> str:
@@ -89,7 +92,7 @@ def assemble(walk: Walk, ctx: Context, doc: str) -> ModelCode:
     returned = [renamed.get(v, v) for v in returned]
     name = class_name(walk.name)
     source = _render(name, doc, modules, init, frozen, body, args, returned, walk.output_keys, helpers)
-    return ModelCode(name, source, weights, weight_map, buffers, rows)
+    return ModelCode(name, source, weights, weight_map, buffers, rows, walk.output_keys)
 
 
 def _returns(walk: Walk, ctx: Context) -> tuple[list[str], list[str]]:
@@ -111,45 +114,50 @@ def _output_layout(value: Value, ctx: Context) -> tuple[list[str], Value]:
 _WORD = r"(?<![\w.]){}(?!\w)"
 
 
-def rename_chains(lines: list[str], args: list[str], keep: list[str]) -> tuple[list[str], dict[str, str]]:
-    """Give a value the name of the value it was computed from when that one is not used again.
+CHAIN_NAMES = ("x", "y", "z")
 
-    ``conv1 = self.conv1(x); pool1 = self.pool1(conv1)`` becomes ``x = ...; x = self.pool1(x)``.
-    Forward arguments and the values in ``keep`` (returned) are never overwritten; the first value
-    made from the only argument is ``x``. Returns the lines and the new name of each renamed value.
+
+def rename_chains(lines: list[str], args: list[str], keep: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Name straight chains of calls ``x`` (``y``, ``z`` while ``x`` is in use), as people write them.
+
+    A value used once is a link of a chain: it takes the chain name of the value it was computed
+    from when that one is not used again, else a free chain name. A value used several times (a
+    branch point, a shortcut) keeps its layer's name. Forward arguments and returned values
+    (``keep``) are never overwritten. Returns the lines and the new name of each renamed value.
     """
-    parsed: list[tuple[str | None, set[str]]] = []
-    for line in lines:
-        target, used = _assignment(line)
-        parsed.append((target, used))
+    parsed = [_assignment(line) for line in lines]
     defined = {t for t, _ in parsed if t}
     last_use: dict[str, int] = {}
+    uses: dict[str, int] = {}
     for i, (_, used) in enumerate(parsed):
         for name in used:
             last_use[name] = i
+            uses[name] = uses.get(name, 0) + 1
     for name in keep:
         last_use[name] = len(lines)
+        uses[name] = uses.get(name, 0) + 1
     rename: dict[str, str] = {}
+    live: set[str] = set(args)
     out: list[str] = []
-    single_arg = args[0] if len(args) == 1 else None
     for i, (line, (target, used)) in enumerate(zip(lines, parsed, strict=True)):
-        new_line = line
-        for old in sorted(used, key=len, reverse=True):
-            if old in rename:
-                new_line = re.sub(_WORD.format(re.escape(old)), rename[old], new_line)
+        mapping = {old: rename[old] for old in used if old in rename}
+        if mapping:
+            pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, mapping)) + r")(?!\w)")
+            code, sep, comment = line.partition("  #")
+            line = pattern.sub(lambda m: mapping[m.group(1)], code) + sep + comment
+        dying = [rename.get(u, u) for u in sorted(used) if last_use.get(u) == i and u not in args]
+        live -= set(dying)
         if target is not None and target in defined:
-            sources = [u for u in used if u in defined or u in args]
             new_name = target
-            if len(sources) == 1:
-                src = sources[0]
-                if src == single_arg and last_use.get(src) == i and "x" not in rename.values():
-                    new_name = "x"
-                elif src not in args and last_use.get(src) == i:
-                    new_name = rename.get(src, src)
+            if uses.get(target, 0) == 1:
+                inherited = [d for d in dying if d in CHAIN_NAMES]
+                free = [c for c in CHAIN_NAMES if c not in live]
+                new_name = inherited[0] if inherited else (free[0] if free else target)
             if new_name != target:
                 rename[target] = new_name
-                new_line = re.sub(r"^" + re.escape(target) + r"(?!\w)", new_name, new_line)
-        out.append(new_line)
+                line = re.sub(r"^" + re.escape(target) + r"(?!\w)", new_name, line)
+            live.add(new_name)
+        out.append(line)
     return out, rename
 
 
@@ -190,7 +198,10 @@ def _render(
     out = [f'"""{doc}"""', "", "from pathlib import Path", "", "import torch", "import torch.nn.functional as F"]
     out += ["from safetensors.torch import load_file", "from torch import nn", ""]
     for helper in helpers:
-        out += ["", HELPERS[helper].strip(), ""]
+        if helper.startswith("fallback:"):
+            out += ["", MARKER + helper.split(":", 1)[1], ""]
+        else:
+            out += ["", HELPERS[helper].strip(), ""]
     out += ["", f"class {name}(nn.Module):", "    def __init__(self):", "        super().__init__()"]
     out += [f"        self.{attr} = {ctor}" for attr, ctor in modules.items()]
     out += [f"        self.{key}.requires_grad_(False)  # not trainable in Keras" for key in frozen]

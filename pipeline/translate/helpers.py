@@ -89,4 +89,20 @@ class GaussianDropout(nn.Module):
             return x
         return x * (1 + torch.randn_like(x) * (self.rate / (1 - self.rate)) ** 0.5)
 ''',
+    "SharedDropout": '''
+class SharedDropout(nn.Module):
+    """Keras Dropout with a noise_shape: one keep/drop draw shared along the axes of size 1."""
+
+    def __init__(self, p, noise_shape):
+        super().__init__()
+        self.p = p
+        self.noise_shape = noise_shape
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        shape = [x.shape[i] if n is None else n for i, n in enumerate(self.noise_shape)]
+        keep = torch.rand(shape, device=x.device) >= self.p
+        return x * keep / (1 - self.p)
+''',
 }

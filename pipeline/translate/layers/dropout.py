@@ -20,11 +20,23 @@ def translate_dropout(call: LayerCall, ctx: Context) -> Translation:
 
     Both scale kept units by 1 / (1 - rate) in training and do nothing at inference, as in torch;
     the layer is kept so the module trains as the Keras model does. A ``noise_shape`` (dropout
-    shared along some axes) declines.
+    shared along some axes, as EfficientNet's drop-connect) becomes ``SharedDropout`` with the noise
+    shape in the layout the tensor is held in.
     """
-    if call.config.get("noise_shape") is not None:
-        raise Decline("Dropout with a noise_shape")
     rate = float(call.config.get("rate", 0.5))
+    noise = call.config.get("noise_shape")
+    if noise is not None and call.class_name == "Dropout":
+        value = call.inputs[0]
+        noise = [None if n is None else int(n) for n in noise]
+        if len(noise) != value.rank or value.flat_from is not None:
+            raise Decline("Dropout noise_shape that does not match its input")
+        if value.channels_first and value.rank >= 3:
+            noise = [noise[0], noise[-1], *noise[1:-1]]
+        t = _keep(call, ctx, f"SharedDropout(p={rate:g}, noise_shape={tuple(noise)})", value, [])
+        t.helpers.append("SharedDropout")
+        return t
+    if noise is not None:
+        raise Decline("AlphaDropout with a noise_shape")
     kind = "nn.AlphaDropout" if call.class_name == "AlphaDropout" else "nn.Dropout"
     return _keep(call, ctx, f"{kind}(p={rate:g})", call.inputs[0], [])
 
