@@ -46,6 +46,8 @@ from pipeline.context import (
 )
 from pipeline.errors import InternalError, PipelineError, SourceNotFoundError, UserError
 from pipeline.sources import Source, SourceKind, classify
+from pipeline.training.stage import tf_part as training_tf_part
+from pipeline.training.stage import training_stage
 from pipeline.translate.stage import (
     module_outputs,
     module_program_used,
@@ -88,12 +90,14 @@ class Conversion:
     diagnosis: dict[str, Any] | None = None
     given: dict[str, str] = field(default_factory=dict)  # "onnx" / "torch" -> path
     batch: dict[str, Any] | None = None  # set by a batch run: fingerprint and limits (pipeline/batch.py)
+    training: dict[str, Any] | None = None  # the training check (pipeline/training), "passed" in it
 
     @property
     def status(self) -> str:
         if self.error is not None:
             return "error"
         verdicts = [p.passed for p in self.validation.values() if p.passed is not None]
+        verdicts += [self.training["passed"]] if self.training and self.training.get("passed") is not None else []
         return "passed" if verdicts and all(verdicts) else "failed"
 
     def limits(self) -> WorkerLimits:
@@ -263,6 +267,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             torch_check_stage(conv)  # 5b. run model.pt2 in a clean process
             module_stage(conv)  # 5c. a whole-model model.py (no Keras layer graph) in a clean process
             validate_stage(conv)  # 6. three-way comparison
+            training_stage(conv)  # 7. gradients and one optimizer step vs TensorFlow (pipeline/training)
     except PipelineError as exc:
         conv.error = exc
     except KeyboardInterrupt:
@@ -525,6 +530,7 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
                     if name in loaded.logits_outputs:
                         outputs[f"{set_name}/{name}:logits"] = np.asarray(value)
         np.savez(ws.outputs_tf, **outputs)
+    training_tf_part(loaded, config, ws, sets, stages, source)  # model.py's training code, TF half of the check
     import keras
 
     result = ExportResult(

@@ -42,6 +42,7 @@ TASKS = {
     "translate_fallback": "pipeline.translate.stage:complete_task",
     "localize_torch": "pipeline.stages.localize:torch_task",
     "localize_tf": "pipeline.stages.localize:tf_task",
+    "training_torch": "pipeline.training.torch_side:task",  # the torch half of the training check
     "convert": "pipeline.batch:convert_task",  # one whole conversion of a batch
 }
 PARENT_ENV = "KERAS2TORCH_WORKER_PARENT"

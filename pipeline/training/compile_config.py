@@ -263,6 +263,16 @@ def _torch_axis(axis: int, rank: int) -> int:
 # --------------------------------------------------------------------------- optimizer
 
 
+def _num(value: Any) -> Any:
+    """A hyper-parameter as written: Keras stores them as float32 (0.10000000149011612 -> 0.1)."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return value
+    import numpy as np
+
+    short = float(str(np.float32(value)))
+    return short if np.float32(short) == np.float32(value) else value
+
+
 def _optimizer(config: Any, constraints: list[str], code: TrainingCode, helpers: list[str]) -> str | None:
     if not isinstance(config, dict):
         name = str(config)
@@ -279,10 +289,10 @@ def _optimizer(config: Any, constraints: list[str], code: TrainingCode, helpers:
     schedule, lr = _schedule(cfg.get("learning_rate", 0.001), code)
     if schedule == "":
         return None
-    extras = {k: cfg[k] for k in OPTIMIZER_ARGS[kind] if k in cfg}
+    extras = {k: _num(cfg[k]) for k in OPTIMIZER_ARGS[kind] if k in cfg}
     for name in ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue"):
         if cfg.get(name):
-            extras[name] = float(cfg[name])
+            extras[name] = _num(float(cfg[name]))
     plain_sgd = kind == "SGD" and schedule is None and set(extras) <= {"momentum", "nesterov"}
     body = ["params = [p for p in module.parameters() if p.requires_grad]"]
     if plain_sgd:  # torch's SGD computes Keras's update at a constant rate: m_keras = -lr * buffer
@@ -309,7 +319,7 @@ def _optimizer(config: Any, constraints: list[str], code: TrainingCode, helpers:
 def _schedule(value: Any, code: TrainingCode) -> tuple[str | None, float]:
     """(lambda source or None for a constant; "" when not carried, initial learning rate)."""
     if not isinstance(value, dict):
-        return None, float(value)
+        return None, _num(float(value))
     kind = value.get("class_name")
     c = value.get("config") or {}
     init = float(c.get("initial_learning_rate", 0.0))

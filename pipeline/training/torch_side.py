@@ -1,0 +1,161 @@
+"""The torch half of the training check (a torch worker; no TensorFlow in the process).
+
+It loads ``model.py`` from the conversion's folder (its ``load()``: the module with
+model.safetensors, as a user gets it), then does what :mod:`pipeline.training.tf_side` did, on the
+same batch, projections and targets: gradients of the projection loss in ``eval()`` and ``train()``
+mode (dropout and noise modules kept in eval, as their Keras layers ran at rate 0), the loss
+``training_loss`` from model.py with its gradients, one step of ``make_optimizer(module)`` (or
+SGD(0.01) on the projection loss when the Keras model is not compiled or its configuration is not
+carried), the outputs after the step and the whole state dict after it (``training_torch.npz``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.training.tf_side import DEFAULT_LR, TF_FILE, TF_INFO
+
+TORCH_FILE = "training_torch.npz"
+DROPOUT_CLASSES = {
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+    "FeatureAlphaDropout",
+    "GaussianNoise",
+    "GaussianDropout",
+}
+
+
+def load_model_py(path: Path) -> Any:
+    """``model.py`` as a module object (imported by path, under a private name)."""
+    spec = importlib.util.spec_from_file_location(f"keras2torch_model_{abs(hash(str(path)))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def train_mode(module: Any) -> list[str]:
+    """``module.train()`` with dropout/noise submodules in eval (rate 0, as on the Keras side)."""
+    module.train()
+    kept = []
+    for name, sub in module.named_modules():
+        if type(sub).__name__ in DROPOUT_CLASSES:
+            sub.eval()
+            kept.append(name)
+        elif hasattr(sub, "dropout") and isinstance(sub.dropout, float) and sub.dropout > 0:
+            sub.dropout = 0.0  # nn.LSTM / nn.GRU / nn.MultiheadAttention
+            kept.append(name)
+    return kept
+
+
+def _flat(result: Any, keys: list[str] | None) -> list[Any]:
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        return [result]
+    if isinstance(result, dict):
+        return [result[k] for k in (keys or list(result))]
+    return list(result)
+
+
+def task(request: dict[str, Any]) -> dict[str, Any]:
+    """Worker task: the torch half; request: ``workspace`` (the conversion folder), ``inputs``."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    root = Path(request["workspace"])
+    translation = json.loads((root / "translation.json").read_text(encoding="utf-8"))
+    info = json.loads((root / TF_INFO).read_text(encoding="utf-8"))
+    keys = translation.get("output_keys")
+    from pipeline.inputs import load_sets
+
+    sets = load_sets(root / "inputs.npz")
+    batch = sets.get("random") or next(iter(sets.values()))
+    with np.load(root / TF_FILE, allow_pickle=False) as data:
+        tf_arrays = {k: data[k] for k in data.files if k.startswith(("projection/", "target/"))}
+    n = int(info["outputs"])
+    projs = [torch.from_numpy(tf_arrays[f"projection/{i}"]) if f"projection/{i}" in tf_arrays else None for i in range(n)]
+    targets = [torch.from_numpy(tf_arrays[f"target/{i}"]) for i in range(n) if f"target/{i}" in tf_arrays]
+
+    model_py = load_model_py(root / "model.py")
+    module = model_py.load(str(root / "model.safetensors"))
+    named = {k: p for k, p in module.named_parameters() if p.requires_grad}
+    frozen = [k for k, p in module.named_parameters() if not p.requires_grad]
+    inputs = [torch.from_numpy(np.ascontiguousarray(batch[name])) for name in request["inputs"]]
+    out: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+
+    def projected(outs: list[Any]) -> Any:
+        return sum((o.float() * p).sum() for o, p in zip(outs, projs, strict=True) if p is not None)
+
+    def grads_of(loss: Any, retain: bool) -> dict[str, Any]:
+        values = torch.autograd.grad(loss, list(named.values()), retain_graph=retain, allow_unused=True)
+        return {k: (torch.zeros_like(p) if g is None else g) for (k, p), g in zip(named.items(), values, strict=True)}
+
+    start = time.perf_counter()
+    module.eval()
+    loss = projected(_flat(module(*inputs), keys))
+    for k, g in grads_of(loss, False).items():
+        out[f"grad_inference/{k}"] = g.detach().numpy()
+    out["loss/inference"] = np.asarray(loss.item())
+    seconds["inference"] = time.perf_counter() - start
+
+    use_fit = bool(info.get("fit"))
+    has_fit = use_fit and hasattr(model_py, "make_optimizer") and hasattr(model_py, "training_loss")
+    start = time.perf_counter()
+    kept = train_mode(module)
+    outs = _flat(module(*inputs), keys)
+    loss = projected(outs)
+    if has_fit:
+        fit_targets: Any = targets[0] if len(targets) == 1 else targets
+        fit_outputs: Any = outs[0] if len(outs) == 1 else tuple(outs)
+        if keys:
+            fit_outputs = dict(zip(keys, outs, strict=True))
+            fit_targets = dict(zip(keys, targets, strict=True))
+        fit_loss = model_py.training_loss(module, fit_outputs, fit_targets)
+        grads = grads_of(loss, True)
+        fit_grads = grads_of(fit_loss, False)
+        optimizer = model_py.make_optimizer(module)
+    else:
+        fit_loss = loss
+        grads = fit_grads = grads_of(loss, False)
+        optimizer = torch.optim.SGD(list(named.values()), lr=DEFAULT_LR)
+    for k, g in grads.items():
+        out[f"grad_training/{k}"] = g.detach().numpy()
+    for k, g in fit_grads.items():
+        out[f"grad_fit/{k}"] = g.detach().numpy()
+        named[k].grad = g.detach().clone()
+    out["loss/training"] = np.asarray(loss.item())
+    out["loss/fit"] = np.asarray(fit_loss.item())
+    optimizer.step()
+    seconds["training"] = time.perf_counter() - start
+    module.eval()
+    with torch.no_grad():
+        for i, o in enumerate(_flat(module(*inputs), keys)):
+            out[f"after/{i}"] = o.detach().numpy()
+    for k, v in module.state_dict().items():
+        out[f"value/{k}"] = v.detach().numpy()
+    np.savez(root / TORCH_FILE, **out)
+    trainable = sum(p.numel() for p in named.values())
+    buffers = sum(b.numel() for k, b in module.named_buffers() if not k.endswith("num_batches_tracked"))
+    return {
+        "kept_in_eval": kept,
+        "fit": has_fit,
+        "optimizer": type(optimizer).__name__,
+        "trainable_params": int(trainable),
+        "non_trainable_params": int(buffers + sum(module.get_parameter(k).numel() for k in frozen)),
+        "frozen_parameters": frozen,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }
