@@ -99,7 +99,9 @@ def compare(
         if index is not None:
             maps[key] = index
 
-    def to_keras(path: str, arrays: dict[str, np.ndarray], prefix: str, add: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    def to_keras(
+        path: str, arrays: dict[str, np.ndarray], prefix: str, add: bool
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         size = tf[f"before/{path}"].size
         values, covered = np.zeros(size), np.zeros(size, bool)
         found = False
@@ -137,7 +139,9 @@ def compare(
             else:
                 row[prefix] = _errors(mapped[0], tf[f"{prefix}/{path}"], tol, least[prefix])
                 if not mapped[1].all():
-                    row[prefix].update(passed=False, reason=f"{int((~mapped[1]).sum())} elements have no torch parameter")
+                    row[prefix].update(
+                        passed=False, reason=f"{int((~mapped[1]).sum())} elements have no torch parameter"
+                    )
         after_t = to_keras(path, torch, "value", add=False)
         before_t = to_keras(path, {f"value/{k}": v for k, v in torch_before.items()}, "value", add=False)
         if after_t is not None and before_t is not None:

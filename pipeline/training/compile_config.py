@@ -276,7 +276,12 @@ def _num(value: Any) -> Any:
 def _optimizer(config: Any, constraints: list[str], code: TrainingCode, helpers: list[str]) -> str | None:
     if not isinstance(config, dict):
         name = str(config)
-        config = {"class_name": {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}.get(name.lower(), name), "config": {}}
+        config = {
+            "class_name": {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}.get(
+                name.lower(), name
+            ),
+            "config": {},
+        }
     kind = str(config.get("class_name"))
     cfg = dict(config.get("config") or {})
     if kind not in OPTIMIZER_ARGS:
@@ -296,7 +301,8 @@ def _optimizer(config: Any, constraints: list[str], code: TrainingCode, helpers:
     plain_sgd = kind == "SGD" and schedule is None and set(extras) <= {"momentum", "nesterov"}
     body = ["params = [p for p in module.parameters() if p.requires_grad]"]
     if plain_sgd:  # torch's SGD computes Keras's update at a constant rate: m_keras = -lr * buffer
-        args = f"params, lr={lr!r}, momentum={float(extras.get('momentum', 0.0))!r}, nesterov={bool(extras.get('nesterov', False))}"
+        momentum, nesterov = float(extras.get("momentum", 0.0)), bool(extras.get("nesterov", False))
+        args = f"params, lr={lr!r}, momentum={momentum!r}, nesterov={nesterov}"
         ctor = f"torch.optim.SGD({args})"
     else:
         helpers += ["KerasOptimizer", f"opt:{kind}"]

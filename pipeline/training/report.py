@@ -48,7 +48,8 @@ def summary_lines(training: dict[str, Any]) -> list[str]:
     tol = training.get("tolerance") or {}
     if tol:
         lines.append(
-            f"Tolerance: |torch - Keras| <= {tol['atol']:g} x spread + {tol['rtol']:g} x |Keras| (errors below in units of spread)"
+            f"Tolerance: |torch - Keras| <= {tol['atol']:g} x spread + {tol['rtol']:g} x |Keras| "
+            "(errors below in units of spread)"
         )
     return lines
 

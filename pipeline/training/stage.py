@@ -19,7 +19,9 @@ from pipeline.context import StageRecord, Workspace, timed
 TRAINING_FILES = ("training_tf.npz", "training_tf.json", "training_torch.npz")
 
 
-def tf_part(loaded: Any, config: Any, ws: Workspace, sets: dict[str, Any], stages: list[StageRecord], source: Any) -> None:
+def tf_part(
+    loaded: Any, config: Any, ws: Workspace, sets: dict[str, Any], stages: list[StageRecord], source: Any
+) -> None:
     """TensorFlow worker: training functions into model.py, then the TensorFlow half of the check."""
     from pipeline.training import tf_side
 
@@ -110,8 +112,7 @@ def check(root: Path, weight_map: dict[str, str], torch_info: dict[str, Any]) ->
         "torch_fit_functions": bool(torch_info.get("fit")),
     }
     result["compile"] = {
-        k: tf_info.get(k)
-        for k in ("compiled", "optimizer", "losses", "regularizers", "constraints", "not_carried")
+        k: tf_info.get(k) for k in ("compiled", "optimizer", "losses", "regularizers", "constraints", "not_carried")
     }
     result["seconds"] = {"tf": tf_info.get("seconds"), "torch": torch_info.get("seconds")}
     if tf_info.get("fit") and not torch_info.get("fit"):

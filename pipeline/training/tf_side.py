@@ -55,7 +55,9 @@ def projections(outputs: list[np.ndarray], seed: int) -> list[np.ndarray | None]
     return out
 
 
-def make_targets(model: Any, outputs: list[np.ndarray], compile_config: dict[str, Any] | None, seed: int) -> list[np.ndarray]:
+def make_targets(
+    model: Any, outputs: list[np.ndarray], compile_config: dict[str, Any] | None, seed: int
+) -> list[np.ndarray]:
     """Seeded targets shaped as the compiled losses take them (one-hot, class indices, values)."""
     rng = np.random.default_rng(seed + 104729)
     losses = compile_config.get("loss") if compile_config else None
@@ -71,7 +73,9 @@ def make_targets(model: Any, outputs: list[np.ndarray], compile_config: dict[str
         if "sparse" in name:
             targets.append(rng.integers(0, value.shape[-1], value.shape[:-1]).astype(np.int32))
         elif "categorical" in name:
-            targets.append(np.eye(value.shape[-1], dtype=np.float32)[rng.integers(0, value.shape[-1], value.shape[:-1])])
+            targets.append(
+                np.eye(value.shape[-1], dtype=np.float32)[rng.integers(0, value.shape[-1], value.shape[:-1])]
+            )
         elif "binary" in name:
             targets.append(rng.integers(0, 2, value.shape).astype(np.float32))
         else:
@@ -200,7 +204,9 @@ def write_training_code(loaded: Any, model_py: Path, info: dict[str, Any], sourc
     }
 
 
-def run(loaded: Any, config: Any, workspace: Path, sets: dict[str, dict[str, np.ndarray]], carried: dict[str, Any]) -> dict[str, Any]:
+def run(
+    loaded: Any, config: Any, workspace: Path, sets: dict[str, dict[str, np.ndarray]], carried: dict[str, Any]
+) -> dict[str, Any]:
     """The TensorFlow half; writes ``training_tf.npz`` / ``training_tf.json`` in ``workspace``."""
     import tensorflow as tf
 
@@ -208,8 +214,10 @@ def run(loaded: Any, config: Any, workspace: Path, sets: dict[str, dict[str, np.
     batch = sets.get("random") or next(iter(sets.values()))
     feed_arrays = [batch[s.name] for s in loaded.inputs]
     dict_inputs = isinstance(getattr(model, "input", None), dict)
-    x: Any = dict(zip([s.name for s in loaded.inputs], feed_arrays, strict=True)) if dict_inputs else (
-        feed_arrays if len(feed_arrays) > 1 else feed_arrays[0]
+    x: Any = (
+        dict(zip([s.name for s in loaded.inputs], feed_arrays, strict=True))
+        if dict_inputs
+        else (feed_arrays if len(feed_arrays) > 1 else feed_arrays[0])
     )
     trainable = list(model.trainable_variables)
     everything = [v for v in model.variables if _is_float(v)]
@@ -222,7 +230,9 @@ def run(loaded: Any, config: Any, workspace: Path, sets: dict[str, dict[str, np.
         return list(result) if isinstance(result, list | tuple) else [result]
 
     def projected(outs: list[Any], projs: list[np.ndarray | None]) -> Any:
-        return tf.add_n([tf.reduce_sum(tf.cast(o, tf.float32) * p) for o, p in zip(outs, projs, strict=True) if p is not None])
+        return tf.add_n(
+            [tf.reduce_sum(tf.cast(o, tf.float32) * p) for o, p in zip(outs, projs, strict=True) if p is not None]
+        )
 
     seconds: dict[str, float] = {}
     import time
@@ -283,7 +293,9 @@ def run(loaded: Any, config: Any, workspace: Path, sets: dict[str, dict[str, np.
         "deterministic": notes,
         "fit": use_fit,
         **carried,
-        "keras_optimizer": type(optimizer).__name__ if use_fit else f"SGD(learning_rate={DEFAULT_LR}) on the projection loss",
+        "keras_optimizer": type(optimizer).__name__
+        if use_fit
+        else f"SGD(learning_rate={DEFAULT_LR}) on the projection loss",
         "trainable": {variable_path(v): int(np.prod(v.shape)) for v in trainable},
         "non_trainable": {  # weights only: a dropout layer's seed state is not one
             variable_path(v): int(np.prod(v.shape)) for v in model.non_trainable_variables if _is_float(v)

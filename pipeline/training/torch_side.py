@@ -86,7 +86,9 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
     with np.load(root / TF_FILE, allow_pickle=False) as data:
         tf_arrays = {k: data[k] for k in data.files if k.startswith(("projection/", "target/"))}
     n = int(info["outputs"])
-    projs = [torch.from_numpy(tf_arrays[f"projection/{i}"]) if f"projection/{i}" in tf_arrays else None for i in range(n)]
+    projs = [
+        torch.from_numpy(tf_arrays[f"projection/{i}"]) if f"projection/{i}" in tf_arrays else None for i in range(n)
+    ]
     targets = [torch.from_numpy(tf_arrays[f"target/{i}"]) for i in range(n) if f"target/{i}" in tf_arrays]
 
     model_py = load_model_py(root / "model.py")
