@@ -645,7 +645,7 @@ def torch_check(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline.inputs import load_sets
     from pipeline.stages.torch_export import block_modules, run_program
 
-    if "onnx2torch" not in sys.modules:
+    if "onnx2torch" not in sys.modules and "custom_ops" not in sys.modules:  # a fresh process
         block_modules()
     _torch_numerics()
     ws = Workspace(Path(request["workspace"]))

@@ -38,6 +38,7 @@ class ModelCode:
     buffers: set[str]
     layers: list[dict[str, str]] = field(default_factory=list)  # report rows
     output_keys: list[str] | None = None  # forward() returns a dict with these keys
+    attrs: dict[int, str] = field(default_factory=dict)  # id(Keras layer) -> attribute
 
 
 def class_name(model_name: str) -> str:
@@ -92,7 +93,7 @@ def assemble(walk: Walk, ctx: Context, doc: str) -> ModelCode:
     returned = [renamed.get(v, v) for v in returned]
     name = class_name(walk.name)
     source = _render(name, doc, modules, init, frozen, body, args, returned, walk.output_keys, helpers)
-    return ModelCode(name, source, weights, weight_map, buffers, rows, walk.output_keys)
+    return ModelCode(name, source, weights, weight_map, buffers, rows, walk.output_keys, walk.attrs)
 
 
 def _returns(walk: Walk, ctx: Context) -> tuple[list[str], list[str]]:
@@ -144,8 +145,8 @@ def rename_chains(lines: list[str], args: list[str], keep: list[str]) -> tuple[l
         if mapping:
             pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, mapping)) + r")(?!\w)")
             code, sep, comment = line.partition("  #")
-            line = pattern.sub(lambda m: mapping[m.group(1)], code) + sep + comment
-        dying = [rename.get(u, u) for u in sorted(used) if last_use.get(u) == i and u not in args]
+            line = pattern.sub(lambda m, table=mapping: table[m.group(1)], code) + sep + comment
+        dying = [rename.get(u, u) for u in sorted(used) if last_use.get(u) == i]
         live -= set(dying)
         if target is not None and target in defined:
             new_name = target

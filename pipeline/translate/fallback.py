@@ -150,15 +150,12 @@ def program_class(
             tensor = program.constants[target]
         attr = _known_name(tensor, known or {}, set(kinds)) or _clean(target, set(kinds), index)
         kinds[attr] = (name, tensor)
-        shape = ", ".join(str(int(d)) for d in tensor.shape)
+        shape = ", ".join(str(int(d)) for d in tensor.shape) + ("," if tensor.dim() == 1 else "")
+        empty = f"torch.empty(({shape}), dtype=torch.{str(tensor.dtype).split('.')[-1]})"
         if tensor.is_floating_point() and "BUFFER" not in kind:
-            init.append(
-                f"        self.{attr} = nn.Parameter(torch.empty(({shape}{',' if tensor.dim() == 1 else ''}), dtype=torch.{str(tensor.dtype).split('.')[-1]}))"
-            )
+            init.append(f"        self.{attr} = nn.Parameter({empty})")
         else:
-            init.append(
-                f'        self.register_buffer("{attr}", torch.empty(({shape}{"," if tensor.dim() == 1 else ""}), dtype=torch.{str(tensor.dtype).split(".")[-1]}))'
-            )
+            init.append(f'        self.register_buffer("{attr}", {empty})')
             buffers.append(f"{prefix}{attr}")
         state[f"{prefix}{attr}"] = tensor.detach().to("cpu").contiguous().clone()
         args.append(f"self.{attr}")

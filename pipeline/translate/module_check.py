@@ -57,6 +57,11 @@ def main(request_path: str) -> int:
         set_name, name = key.split("/", 1)
         sets.setdefault(set_name, {})[name] = data[key]
     outputs = {}
+    captured: dict = {}
+    hooks = [
+        getattr(model, attr).register_forward_hook(lambda _m, _i, out, key=name: captured.__setitem__(key, out))
+        for name, attr in (request.get("logits") or {}).items()  # the logits behind a softmax head
+    ]
     run_start = time.perf_counter()
     with torch.no_grad():
         for set_name, arrays in sets.items():
@@ -65,11 +70,15 @@ def main(request_path: str) -> int:
                 values = _flat(model(*args), names, keys)
                 if len(values) != len(names):
                     raise ValueError(f"forward() returns {len(values)} outputs, the model has {len(names)}")
-                for name, value in zip(names, values):
+                for name, value in zip(names, values, strict=True):
                     outputs[f"{set_name}/{name}"] = value.detach().cpu().numpy()
+                for name, value in captured.items():
+                    outputs[f"{set_name}/{name}:logits"] = value.detach().cpu().numpy()
             except Exception as exc:  # a set the module cannot run: recorded, the pair fails
                 result["errors"][set_name] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
     result["run_s"] = round(time.perf_counter() - run_start, 3)
+    for hook in hooks:
+        hook.remove()
     np.savez(request["outputs_path"], **outputs)
     result["parameters"] = sum(int(p.numel()) for p in model.parameters())
     result["trainable"] = sum(int(p.numel()) for p in model.parameters() if p.requires_grad)

@@ -77,8 +77,26 @@ def translate_in_tf(loaded: Any, config: Any, ws: Workspace, stages: list[StageR
             "weight_map": code.weight_map,
             "buffers": sorted(code.buffers),
             "fallbacks": fallback.pending,
+            "logits": _logits_attrs(loaded, code),
         }
         _write(ws.root, info)
+
+
+def _logits_attrs(loaded: Any, code: Any) -> dict[str, str]:
+    """Output -> the attribute whose module gives its logits (a Dense/Conv whose softmax is applied
+    on its result in forward()), so the module's logits are compared as TensorFlow's are."""
+    from pipeline.translate.graph import flat_outputs
+
+    tensors, _ = flat_outputs(loaded.keras_model)
+    found = {}
+    for name in loaded.logits_outputs:
+        if name not in loaded.outputs:
+            continue
+        history = getattr(tensors[loaded.outputs.index(name)], "_keras_history", None)
+        attr = code.attrs.get(id(history[0])) if history is not None else None
+        if attr and f"torch.softmax(self.{attr}(" in code.source:
+            found[name] = attr
+    return found
 
 
 def _write(root: Path, info: dict[str, Any]) -> None:
@@ -181,6 +199,7 @@ def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: floa
         "inputs": [s.name for s in export.inputs],
         "outputs": list(export.outputs),
         "output_keys": info.get("output_keys"),
+        "logits": info.get("logits") or {},
         "outputs_path": str(ws.root / OUTPUTS),
         "export_path": str(ws.scratch / "module.pt2"),
         "batch_axes": [s.batch_axis for s in export.inputs],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from pipeline.translate.base import Context, Decline, LayerCall, LayerEntry, Translation
@@ -17,11 +19,12 @@ from pipeline.translate.layers.common import (
     spell,
 )
 
-_RANK = {"1D": 1, "2D": 2, "3D": 3}
-
 
 def _rank(call: LayerCall) -> int:
-    return _RANK[call.class_name[-2:]]
+    found = re.search(r"([123])D", call.class_name)
+    if found is None:
+        raise Decline(f"{call.class_name}: no spatial rank in the class name")
+    return int(found.group(1))
 
 
 def torch_kernel(kernel: np.ndarray) -> np.ndarray:
@@ -177,7 +180,7 @@ def translate_separable(call: LayerCall, ctx: Context) -> Translation:
 
 
 def translate_transpose(call: LayerCall, ctx: Context) -> Translation:
-    """Conv1DTranspose/2DTranspose/3DTranspose as ``nn.ConvTranspose{n}d``, kernel ``(*k, out, in)`` -> ``(in, out, *k)``.
+    """Conv1D/2D/3DTranspose as ``nn.ConvTranspose{n}d``, kernel ``(*k, out, in)`` -> ``(in, out, *k)``.
 
     TensorFlow's padding="same" crops ``k - s`` from the full transposed output, the odd one from
     the end; torch crops evenly: an odd crop becomes a slice after the convolution.
@@ -185,7 +188,7 @@ def translate_transpose(call: LayerCall, ctx: Context) -> Translation:
     rank = _rank(call)
     layer = call.layer
     cfg = call.config
-    lines, value, cf, sizes = spatial_input(call, ctx, rank)
+    lines, value, cf, _ = spatial_input(call, ctx, rank)
     kernel = as_tuple(cfg["kernel_size"], rank)
     stride = as_tuple(cfg.get("strides", 1), rank)
     dilation = as_tuple(cfg.get("dilation_rate", 1), rank)

@@ -59,12 +59,10 @@ def translate_einsum_dense(call: LayerCall, ctx: Context) -> Translation:
     kernel = ctx.array(layer.kernel)
     bias = getattr(layer, "bias", None)
     if call.call_index == 0:
-        t.modules[call.attr] = "nn.ParameterDict({'kernel': nn.Parameter(torch.empty(%s))%s})" % (
-            ", ".join(map(str, kernel.shape)),
-            ", 'bias': nn.Parameter(torch.empty(%s))" % ", ".join(map(str, np.shape(ctx.array(bias))))
-            if bias is not None
-            else "",
-        )
+        params = [f"'kernel': nn.Parameter(torch.empty({', '.join(map(str, kernel.shape))}))"]
+        if bias is not None:
+            params.append(f"'bias': nn.Parameter(torch.empty({', '.join(map(str, np.shape(ctx.array(bias))))}))")
+        t.modules[call.attr] = f"nn.ParameterDict({{{', '.join(params)}}})"
         record(t, ctx, call, f"{call.attr}.kernel", layer.kernel, kernel, "kernel_initializer")
         if bias is not None:
             record(t, ctx, call, f"{call.attr}.bias", bias, ctx.array(bias), "bias_initializer")

@@ -94,9 +94,10 @@ def translate_resizing(call: LayerCall, ctx: Context) -> Translation:
     lines, value = ctx.channels_first(call.inputs[0])
     size = (int(cfg["height"]), int(cfg["width"]))
     extra = ", align_corners=False" if mode == "bilinear" else ""
+    torch_mode = "nearest-exact" if mode == "nearest" else mode  # TensorFlow's nearest uses half-pixel centres
     out = ctx.var(call.attr)
     result = Value(out, call.output_shapes[0], call.output_dtypes[0], True)
-    line = f'{out} = F.interpolate({value.var}, size={size}, mode="{mode}"{extra})'
+    line = f'{out} = F.interpolate({value.var}, size={size}, mode="{torch_mode}"{extra})'
     return Translation(modules={}, lines=[*lines, line], outputs=[result])
 
 
