@@ -151,7 +151,9 @@ def test_planted_detached_input_is_named(tmp_path: Path) -> None:
 
 def test_planted_frozen_weight_is_named(tmp_path: Path) -> None:
     """A weight made a non-trainable buffer (as onnx2torch imports do): named, counts differ."""
-    plant = _replace(r"(        self\.reset_parameters\(\))", r"        self.predictions.bias.requires_grad_(False)\n\1")
+    plant = _replace(
+        r"(        self\.reset_parameters\(\))", r"        self.predictions.bias.requires_grad_(False)\n\1"
+    )
     result = run_check(seed_cnn(), tmp_path, plant=plant)
     assert not result["passed"]
     assert "'seed_cnn/predictions', weight 'bias'" in result["first_divergence"]

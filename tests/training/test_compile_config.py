@@ -126,8 +126,11 @@ def test_torch_adam_differs_from_keras_adam_where_epsilon_matters() -> None:
     keras_opt = keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer))
     grads = {k: np.full(v.shape, 1e-3, np.float32) for k, v in _keras_values(model).items()}
     keras_opt.apply_gradients(
-        zip([grads["hidden.weight"].T, grads["hidden.bias"], grads["head.weight"].T, grads["head.bias"]],
-            model.trainable_variables, strict=True)
+        zip(
+            [grads["hidden.weight"].T, grads["hidden.bias"], grads["head.weight"].T, grads["head.bias"]],
+            model.trainable_variables,
+            strict=True,
+        )
     )
     for key, param in module.named_parameters():
         param.grad = torch.from_numpy(grads[key].copy())
