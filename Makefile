@@ -9,7 +9,7 @@ OUT ?=
 CONFIG ?=
 JOBS ?=
 
-.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table conformance clean bench-speed bench-memory
+.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table conformance clean bench-speed bench-memory train-demo
 
 setup: $(STAMP)
 
@@ -68,3 +68,7 @@ bench-speed: $(STAMP)
 # peak memory per process against weight bytes: VGG16 and a ~3 GB model (each process capped at 8 GB)
 bench-memory: $(STAMP)
 	$(PY) scripts/bench_memory.py
+
+# fine-tune a converted model in a plain PyTorch loop beside Keras's fit: make train-demo [OUT=<dir>] [STEPS=<n>]
+train-demo: $(STAMP)
+	$(PY) scripts/train_demo.py $(if $(OUT),--out "$(OUT)") $(if $(STEPS),--steps $(STEPS))

@@ -35,6 +35,22 @@ DROPOUT_CLASSES = {
 }
 
 
+class PlainSGD:
+    """``p -= lr * grad``: Keras's SGD without momentum, for models without a compile config
+    (constructing a ``torch.optim`` optimizer imports torch's compiler stack, seconds per process)."""
+
+    def __init__(self, params: list[Any], lr: float) -> None:
+        self.params, self.lr = params, lr
+
+    def step(self) -> None:
+        import torch
+
+        with torch.no_grad():
+            for p in self.params:
+                if p.grad is not None:
+                    p.sub_(p.grad * self.lr)
+
+
 def load_model_py(path: Path) -> Any:
     """``model.py`` as a module object (imported by path, under a private name)."""
     spec = importlib.util.spec_from_file_location(f"keras2torch_model_{abs(hash(str(path)))}", path)
@@ -133,7 +149,7 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
     else:
         fit_loss = loss
         grads = fit_grads = grads_of(loss, False)
-        optimizer = torch.optim.SGD(list(named.values()), lr=DEFAULT_LR)
+        optimizer = PlainSGD(list(named.values()), DEFAULT_LR)
     for k, g in grads.items():
         out[f"grad_training/{k}"] = g.detach().numpy()
     for k, g in fit_grads.items():

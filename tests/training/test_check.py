@@ -43,7 +43,7 @@ def test_seed_cnn_passes(tmp_path: Path) -> None:
     assert result["worst"]["grad_inference"] < 1e-4 and result["worst"]["grad_training"] < 1e-4
     assert result["parameters"]["equal"] and result["parameters"]["torch_trainable"] == 144842
     assert [r["keras"].split("/", 1)[1] for r in result["weights"]][:2] == ["conv1/kernel", "conv1/bias"]
-    assert result["step"]["torch_optimizer"] == "SGD" and not result["step"]["fit"]
+    assert result["step"]["torch_optimizer"] == "PlainSGD" and not result["step"]["fit"]
 
 
 def test_dropout_model_made_deterministic(tmp_path: Path) -> None:
