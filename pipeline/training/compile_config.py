@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.training import templates
+from pipeline.training.weight_terms import constraint_lines, regularizer_lines
 
 LOSS_ALIASES = {
     "categorical_crossentropy": "categorical_crossentropy",
@@ -127,12 +128,12 @@ def training_code(
     keys_of: dict[str, list[str]] = {}
     for key, path in weight_map.items():
         keys_of.setdefault(path, []).append(key)
-    reg_lines = _regularizers(model, keys_of, code)
-    constraint_lines = _constraints(model, keys_of, code)
+    reg_lines = regularizer_lines(model, keys_of, code)
+    constraints = constraint_lines(model, keys_of, code)
     if reg_lines:
         parts.append(_function("regularization_loss", "module", _REG_DOC, [*reg_lines, "return total"]))
     if compile_config is not None:
-        opt = _optimizer(compile_config.get("optimizer"), constraint_lines, code, helpers)
+        opt = _optimizer(compile_config.get("optimizer"), constraints, code, helpers)
         if opt is not None:
             parts.append(opt)
         loss = _loss(compile_config, model, bool(reg_lines), code, helpers, output_keys, activations or {})
@@ -163,101 +164,6 @@ def _helper_source(name: str) -> str:
 
 def _function(name: str, args: str, doc: str, body: list[str]) -> str:
     return "\n".join([f"def {name}({args}):", f'    """{doc}"""', *(f"    {line}" for line in body)])
-
-
-# --------------------------------------------------------------------------- regularisers
-
-
-def _variables(model: Any) -> list[Any]:
-    return [v for v in getattr(model, "trainable_variables", [])]
-
-
-def _path(variable: Any) -> str:
-    path = getattr(variable, "path", None)
-    if path:
-        return str(path)
-    name = str(getattr(variable, "name", ""))
-    return name[:-2] if name.endswith(":0") else name
-
-
-def _params(path: str, keys_of: dict[str, list[str]]) -> list[str]:
-    return [f'module.get_parameter("{k}")' for k in keys_of.get(path, [])]
-
-
-def _regularizers(model: Any, keys_of: dict[str, list[str]], code: TrainingCode) -> list[str]:
-    lines: list[str] = []
-    for variable in _variables(model):
-        reg = getattr(variable, "regularizer", None)
-        if reg is None:
-            continue
-        path = _path(variable)
-        params = _params(path, keys_of)
-        kind = type(reg).__name__
-        cfg = reg.get_config() if hasattr(reg, "get_config") else {}
-        l1, l2 = float(cfg.get("l1", 0.0) or 0.0), float(cfg.get("l2", 0.0) or 0.0)
-        if kind not in ("L1", "L2", "L1L2") or not params:
-            code.not_carried.append(f"regulariser {kind} on {path}" + ("" if params else " (no torch parameter)"))
-            continue
-        for param in params:
-            if l1:
-                lines.append(f"total = total + {l1!r} * {param}.abs().sum()  # {path}: {kind}")
-            if l2:
-                lines.append(f"total = total + {l2!r} * {param}.square().sum()  # {path}: {kind}")
-        code.regularizers.append(f"{kind}(l1={l1:g}, l2={l2:g}) on {path}")
-    for layer in _layers(model):
-        if getattr(layer, "activity_regularizer", None) is not None:
-            code.not_carried.append(f"activity regulariser of layer '{layer.name}'")
-    return ["total = 0.0", *lines] if lines else []
-
-
-def _layers(model: Any) -> list[Any]:
-    out: list[Any] = []
-    for layer in getattr(model, "layers", []):
-        out.append(layer)
-        if hasattr(layer, "layers"):
-            out += _layers(layer)
-    return out
-
-
-def _constraints(model: Any, keys_of: dict[str, list[str]], code: TrainingCode) -> list[str]:
-    lines: list[str] = []
-    for variable in _variables(model):
-        constraint = getattr(variable, "constraint", None)
-        if constraint is None:
-            continue
-        path = _path(variable)
-        kind = type(constraint).__name__
-        cfg = constraint.get_config() if hasattr(constraint, "get_config") else {}
-        keys = keys_of.get(path, [])
-        if kind not in ("NonNeg", "MaxNorm", "UnitNorm", "MinMaxNorm") or not keys:
-            code.not_carried.append(f"constraint {kind} on {path}")
-            continue
-        args = f'"{kind}"'
-        if kind != "NonNeg":
-            rank = len(variable.shape)
-            axes = cfg.get("axis", 0)
-            axes = list(axes) if isinstance(axes, list | tuple) else [axes]
-            if len(keys) != 1 or not keys[0].endswith(".weight") or rank < 2:
-                code.not_carried.append(f"constraint {kind} on {path} (axis of a split weight)")
-                continue
-            dims = tuple(sorted(_torch_axis(a % rank, rank) for a in axes))
-            args += f", dims={dims}"
-            for name in ("max_value", "min_value", "rate"):
-                if name in cfg:
-                    args += f", {name}={float(cfg[name])!r}"
-        for key in keys:
-            lines.append(f'keras_constraint(module.get_parameter("{key}"), {args})  # {path}')
-        code.constraints.append(f"{kind} on {path}")
-    return lines
-
-
-def _torch_axis(axis: int, rank: int) -> int:
-    """A Keras kernel axis in torch's layout: (*spatial, in, out) -> (out, in, *spatial)."""
-    if axis == rank - 1:
-        return 0
-    if axis == rank - 2:
-        return 1
-    return axis + 2
 
 
 # --------------------------------------------------------------------------- optimizer
