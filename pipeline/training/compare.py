@@ -34,6 +34,10 @@ class TrainingTolerance:
 
 GRADS = ("grad_inference", "grad_training", "grad_fit")
 LEAST = 1e-2
+# Training-mode gradients may differ by up to this many times the float32 rounding noise torch
+# measures against a float64 replay (the other framework rounds differently, by as much).
+NOISE_FACTOR = 10.0
+NOISE_OF = {"grad_training": "noise_training", "grad_fit": "noise_fit"}
 
 
 def value_map(keras_value: np.ndarray, torch_value: np.ndarray) -> np.ndarray | None:
@@ -125,6 +129,16 @@ def compare(
     # rounding noise: spreads count as at least LEAST of the largest spread of the same check.
     least = {c: LEAST * max([float(np.std(tf[f"{c}/{p}"])) for p in order if f"{c}/{p}" in tf] or [0.0]) for c in GRADS}
     least["update"] = LEAST * max([float(np.std(delta(p))) for p in order] or [0.0])
+
+    def rounding(path: str, prefix: str | None) -> float:
+        """The largest float32 rounding noise torch measured on this weight's gradient (0: none)."""
+        if prefix is None:
+            return 0.0
+        if prefix == "noise_fit" and not any(k.startswith("noise_fit/") for k in torch):
+            prefix = "noise_training"  # no compiled loss: the step used the projection loss's gradients
+        values = [torch[f"{prefix}/{k}"] for k in keys_of.get(path, []) if f"{prefix}/{k}" in torch]
+        return max((float(np.max(v)) for v in values if v.size), default=0.0)
+
     weights: list[dict[str, Any]] = []
     first: str | None = None
     for path in order:
@@ -137,7 +151,9 @@ def compare(
             if mapped is None:
                 row[prefix] = {"passed": False, "reason": "no trainable torch parameter holds this weight"}
             else:
-                row[prefix] = _errors(mapped[0], tf[f"{prefix}/{path}"], tol, least[prefix])
+                noise = NOISE_FACTOR * rounding(path, NOISE_OF.get(prefix))
+                row[prefix] = _errors(mapped[0], tf[f"{prefix}/{path}"], tol, least[prefix], noise)
+                row[prefix]["noise_in_spread"] = noise / row[prefix]["spread"]
                 if not mapped[1].all():
                     row[prefix].update(
                         passed=False, reason=f"{int((~mapped[1]).sum())} elements have no torch parameter"
@@ -145,8 +161,11 @@ def compare(
         after_t = to_keras(path, torch, "value", add=False)
         before_t = to_keras(path, {f"value/{k}": v for k, v in torch_before.items()}, "value", add=False)
         if after_t is not None and before_t is not None:
-            rounding = 2 * np.spacing(np.abs(tf[f"value/{path}"].astype(np.float32)))  # of the values after the step
-            row["update"] = _errors(after_t[0] - before_t[0], delta(path), tol, least["update"], rounding)
+            floor = 2 * np.spacing(np.abs(tf[f"value/{path}"].astype(np.float32)))  # of the values after the step
+            grad_spread = float(np.std(tf[f"grad_fit/{path}"])) if f"grad_fit/{path}" in tf else 0.0
+            if grad_spread > 0:  # gradient noise as it reaches the step (the step's effective rate)
+                floor = floor + NOISE_FACTOR * rounding(path, "noise_fit") * float(np.std(delta(path))) / grad_spread
+            row["update"] = _errors(after_t[0] - before_t[0], delta(path), tol, least["update"], floor)
         elif path in trainable or np.any(tf[f"value/{path}"] != tf[f"before/{path}"]):
             row["update"] = {"passed": False, "reason": "not in the module's state dict"}
         row["passed"] = all(row[c]["passed"] for c in (*checks, "update") if c in row)
@@ -158,19 +177,13 @@ def compare(
     extra = [k for k in extra if np.any(torch[f"grad_training/{k}"] != 0) or k not in weight_map]
     for key in extra:
         problems.append(f"torch parameter '{key}' is trainable but holds no trainable Keras weight")
-    outputs = []
-    for i in range(int(info.get("outputs", 0))):
-        if f"after/{i}" in tf and f"after/{i}" in torch:
-            got, want = torch[f"after/{i}"], tf[f"after/{i}"]
-            if got.shape != want.shape:
-                outputs.append({"output": i, "passed": False, "reason": f"shape {got.shape} vs {want.shape}"})
-            else:
-                outputs.append({"output": i, **_errors(got, want, tol)})
+    outputs = _outputs(tf, torch, "after", int(info.get("outputs", 0)), tol)
+    training_outputs = _outputs(tf, torch, "train_out", int(info.get("outputs", 0)), tol)
     losses = {}
     for mode in ("inference", "training", "fit"):
         a, b = float(torch[f"loss/{mode}"]), float(tf[f"loss/{mode}"])
         losses[mode] = {"torch": a, "keras": b, "passed": abs(a - b) <= tol.loss_rtol * max(abs(b), 1e-6) + 1e-7}
-    passed = first is None and not problems and all(o["passed"] for o in outputs)
+    passed = first is None and not problems and all(o["passed"] for o in outputs + training_outputs)
     passed = passed and all(v["passed"] for v in losses.values())
     if first is None and not passed:
         first = problems[0] if problems else _output_or_loss(outputs, losses)
@@ -179,11 +192,26 @@ def compare(
         "first_divergence": first,
         "weights": weights,
         "outputs_after_step": outputs,
+        "outputs_training_mode": training_outputs,
         "losses": losses,
         "problems": problems,
         "tolerance": {"atol": tol.atol, "rtol": tol.rtol, "loss_rtol": tol.loss_rtol},
         "worst": _worst(weights),
     }
+
+
+def _outputs(
+    tf: dict[str, np.ndarray], torch: dict[str, np.ndarray], prefix: str, n: int, tol: TrainingTolerance
+) -> list[dict[str, Any]]:
+    found = []
+    for i in range(n):
+        if f"{prefix}/{i}" in tf and f"{prefix}/{i}" in torch:
+            got, want = torch[f"{prefix}/{i}"], tf[f"{prefix}/{i}"]
+            if got.shape != want.shape:
+                found.append({"output": i, "passed": False, "reason": f"shape {got.shape} vs {want.shape}"})
+            else:
+                found.append({"output": i, **_errors(got, want, tol)})
+    return found
 
 
 def _first_check(row: dict[str, Any], checks: tuple[str, ...]) -> str:

@@ -263,6 +263,8 @@ def run(
             outs = flat(model(x, training=True))
             loss = projected(outs, projs)
             fit_loss = _fit_loss(model, x, targets, outs) if use_fit else loss
+        for i, o in enumerate(outs):
+            arrays[f"train_out/{i}"] = np.asarray(o)
         grads = tape.gradient(loss, trainable)
         fit_grads = tape.gradient(fit_loss, trainable) if use_fit else grads
         del tape

@@ -11,6 +11,7 @@ carried), the outputs after the step and the whole state dict after it (``traini
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import sys
@@ -116,11 +117,42 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
     seconds: dict[str, float] = {}
 
     def projected(outs: list[Any]) -> Any:
-        return sum((o.float() * p).sum() for o, p in zip(outs, projs, strict=True) if p is not None)
+        dtypes = [o.dtype if o.dtype == torch.float64 else torch.float32 for o in outs]
+        pairs = zip(outs, projs, dtypes, strict=True)
+        return sum((o.to(d) * p.to(d)).sum() for o, p, d in pairs if p is not None)
 
-    def grads_of(loss: Any, retain: bool) -> dict[str, Any]:
-        values = torch.autograd.grad(loss, list(named.values()), retain_graph=retain, allow_unused=True)
-        return {k: (torch.zeros_like(p) if g is None else g) for (k, p), g in zip(named.items(), values, strict=True)}
+    def grads_of(loss: Any, retain: bool, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        params = named if params is None else params
+        values = torch.autograd.grad(loss, list(params.values()), retain_graph=retain, allow_unused=True)
+        return {k: (torch.zeros_like(p) if g is None else g) for (k, p), g in zip(params.items(), values, strict=True)}
+
+    def fit_loss_of(mod: Any, outs: list[Any]) -> Any:
+        fit_targets: Any = targets[0] if len(targets) == 1 else targets
+        fit_outputs: Any = outs[0] if len(outs) == 1 else tuple(outs)
+        if keys:
+            fit_outputs = dict(zip(keys, outs, strict=True))
+            fit_targets = dict(zip(keys, targets, strict=True))
+        return model_py.training_loss(mod, fit_outputs, fit_targets)
+
+    def rounding_noise(mod: Any, xs: list[Any], grads: dict[str, Any], fit_grads: Any) -> dict[str, np.ndarray]:
+        """float32 rounding noise of each training-mode gradient: its difference from a float64 replay.
+
+        BatchNorm on batch statistics subtracts the mean of the incoming gradient; where that gradient
+        is nearly the same across the batch (a pooled head) the result is a small difference of large
+        terms, and float32 keeps only a few digits of it in either framework.
+        """
+        replica = copy.deepcopy(mod).double()
+        train_mode(replica)
+        params = {k: replica.get_parameter(k) for k in named}
+        outs64 = _flat(replica(*[x.double() if x.is_floating_point() else x for x in xs]), keys)
+        found = {}
+        grads64 = grads_of(projected(outs64), fit_grads is not None, params)
+        for k, g in grads64.items():
+            found[f"noise_training/{k}"] = (grads[k].double() - g).abs().detach().numpy()
+        if fit_grads is not None:
+            for k, g in grads_of(fit_loss_of(replica, outs64), False, params).items():
+                found[f"noise_fit/{k}"] = (fit_grads[k].double() - g).abs().detach().numpy()
+        return found
 
     start = time.perf_counter()
     module.eval()
@@ -136,13 +168,10 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
     kept = train_mode(module)
     outs = _flat(module(*inputs), keys)
     loss = projected(outs)
+    for i, o in enumerate(outs):
+        out[f"train_out/{i}"] = o.detach().numpy()
     if has_fit:
-        fit_targets: Any = targets[0] if len(targets) == 1 else targets
-        fit_outputs: Any = outs[0] if len(outs) == 1 else tuple(outs)
-        if keys:
-            fit_outputs = dict(zip(keys, outs, strict=True))
-            fit_targets = dict(zip(keys, targets, strict=True))
-        fit_loss = model_py.training_loss(module, fit_outputs, fit_targets)
+        fit_loss = fit_loss_of(module, outs)
         grads = grads_of(loss, True)
         fit_grads = grads_of(fit_loss, False)
         optimizer = model_py.make_optimizer(module)
@@ -150,6 +179,12 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
         fit_loss = loss
         grads = fit_grads = grads_of(loss, False)
         optimizer = PlainSGD(list(named.values()), DEFAULT_LR)
+    seconds["training"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for name, noise in rounding_noise(module, inputs, grads, fit_grads if has_fit else None).items():
+        out[name] = noise
+    seconds["float64_replay"] = time.perf_counter() - start
+    start = time.perf_counter()
     for k, g in grads.items():
         out[f"grad_training/{k}"] = g.detach().numpy()
     for k, g in fit_grads.items():
@@ -158,7 +193,7 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
     out["loss/training"] = np.asarray(loss.item())
     out["loss/fit"] = np.asarray(fit_loss.item())
     optimizer.step()
-    seconds["training"] = time.perf_counter() - start
+    seconds["training"] += time.perf_counter() - start
     module.eval()
     with torch.no_grad():
         for i, o in enumerate(_flat(module(*inputs), keys)):
