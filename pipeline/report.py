@@ -15,7 +15,7 @@ from pipeline.training.report import training_markdown
 from pipeline.translate.report import translation_markdown, translation_report
 
 if TYPE_CHECKING:
-    from pipeline.flow import Conversion
+    from pipeline.conversion import Conversion
 
 SCHEMA_VERSION = 1
 ARTIFACTS = {
@@ -64,7 +64,7 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "logits_compared": sorted(conv.probes),
         "fixups": [to_json(f) for f in conv.fixups],
         # validation: the input sets, where ONNX Runtime ran each node, per-pair results, the verdict
-        "mode": "validate" if conv.given else "convert",
+        "mode": "validate" if conv.validating else "convert",
         "validated_artifacts": dict(conv.given),
         "input_sets": conv.input_sets,
         "onnxruntime": {"providers": conv.providers, **conv.ort_placement},

@@ -32,7 +32,8 @@ def tf_part(
     info = json.loads(translation.read_text(encoding="utf-8"))
     if info.get("status") not in ("translated", "pending"):
         return
-    path = source.spec if str(getattr(source.kind, "value", source.kind)) in ("keras", "h5") else None
+    kind, spec = (source["kind"], source["spec"]) if isinstance(source, dict) else (source.kind, source.spec)
+    path = spec if str(getattr(kind, "value", kind)) in ("keras", "h5") else None
     with timed(stages, "training_code"):
         carried = tf_side.write_training_code(loaded, model_py, info, path)
     if not getattr(config, "check_training", True):
@@ -45,7 +46,8 @@ def tf_part(
 
 def training_stage(conv: Any) -> None:
     """Orchestrator: the torch half and the comparison; the result goes to ``conv.training``."""
-    from pipeline.worker import call
+    from pipeline.training import torch_side
+    from pipeline.worker import Task, call
 
     ws = conv.workspace
     if not getattr(conv.config, "check_training", True) or not (ws.root / "training_tf.json").is_file():
@@ -56,7 +58,7 @@ def training_stage(conv: Any) -> None:
     info = json.loads((ws.root / "translation.json").read_text(encoding="utf-8"))
     try:
         run = call(
-            "training_torch",
+            Task("training_torch", torch_side.task),
             {"workspace": str(ws.root), "inputs": info.get("inputs") or [s.name for s in conv.export.inputs]},
             in_process=conv.in_process_torch,
             log_dir=ws.logs,

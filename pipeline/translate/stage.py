@@ -120,6 +120,12 @@ def complete_task(request: dict[str, Any]) -> dict[str, Any]:
     return {"completed": sorted(records)}
 
 
+def _fallback_task() -> Any:
+    from pipeline.worker import Task
+
+    return Task("translate_fallback", complete_task)
+
+
 def module_stage(conv: Any) -> None:
     """Complete fallbacks, run the module in a clean process, keep its ``model.pt2`` when it matches."""
     from pipeline.worker import call
@@ -131,7 +137,7 @@ def module_stage(conv: Any) -> None:
     if info["status"] == "pending":
         try:
             call(
-                "translate_fallback",
+                _fallback_task(),
                 {"workspace": str(ws.root)},
                 in_process=False,
                 log_dir=ws.logs,

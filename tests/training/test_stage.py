@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import from_mapping
-from pipeline.flow import Conversion
+from pipeline.conversion import Conversion
 from pipeline.sources import Source, SourceKind
 from pipeline.stages.validate import PairResult
 
