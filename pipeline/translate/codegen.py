@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.translate.base import Context, Value
+from pipeline.translate.folding import fold_zero_padding
 from pipeline.translate.graph import Walk
 from pipeline.translate.helpers import HELPERS
 
@@ -59,6 +60,7 @@ def assemble(walk: Walk, ctx: Context, doc: str) -> ModelCode:
     weight_map: dict[str, str] = {}
     buffers: set[str] = set()
     rows: list[dict[str, str]] = []
+    fold_zero_padding(walk.steps, {v.var for v in walk.outputs})
     for step in walk.steps:
         t = step.translation
         call = step.call
@@ -78,6 +80,7 @@ def assemble(walk: Walk, ctx: Context, doc: str) -> ModelCode:
                     "attribute": call.attr,
                     "method": step.method,
                     "reason": step.reason,
+                    "channels_first": bool(t.outputs and t.outputs[0].channels_first),
                 }
             )
         for name in t.helpers:

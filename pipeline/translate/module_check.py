@@ -24,6 +24,24 @@ def block() -> None:
         sys.modules[name] = None  # type: ignore[assignment]
 
 
+def _nchw(array, layout):
+    """An input as model.py takes it: image-like float inputs NCHW under ``layout: channels_first``."""
+    import numpy as np
+
+    if layout == "channels_first" and array.ndim >= 3 and array.dtype.kind == "f":
+        return np.ascontiguousarray(np.moveaxis(array, -1, 1))
+    return np.ascontiguousarray(array)
+
+
+def _nhwc(array, layout):
+    """An output back in the Keras layout, to compare with TensorFlow's."""
+    import numpy as np
+
+    if layout == "channels_first" and array.ndim >= 3 and array.dtype.kind == "f":
+        return np.moveaxis(array, 1, -1)
+    return array
+
+
 def _flat(result, names, keys):
     import torch
 
@@ -51,6 +69,9 @@ def main(request_path: str) -> int:
     model = module.load(request["weights"])
     result["load_s"] = round(time.perf_counter() - start, 3)
     names, keys, inputs = request["outputs"], request.get("output_keys"), request["inputs"]
+    layout = request.get("layout") or "keras"
+    if request.get("mode") == "layers":
+        return _layers(model, request, inputs)
     data = np.load(request["input_sets"], allow_pickle=False)
     sets: dict = {}
     for key in data.files:
@@ -66,12 +87,12 @@ def main(request_path: str) -> int:
     with torch.no_grad():
         for set_name, arrays in sets.items():
             try:
-                args = [torch.from_numpy(np.ascontiguousarray(arrays[n])) for n in inputs]
+                args = [torch.from_numpy(_nchw(arrays[n], layout)) for n in inputs]
                 values = _flat(model(*args), names, keys)
                 if len(values) != len(names):
                     raise ValueError(f"forward() returns {len(values)} outputs, the model has {len(names)}")
                 for name, value in zip(names, values, strict=True):
-                    outputs[f"{set_name}/{name}"] = value.detach().cpu().numpy()
+                    outputs[f"{set_name}/{name}"] = _nhwc(value.detach().cpu().numpy(), layout)
                 for name, value in captured.items():
                     outputs[f"{set_name}/{name}:logits"] = value.detach().cpu().numpy()
             except Exception as exc:  # a set the module cannot run: recorded, the pair fails
@@ -92,12 +113,39 @@ def main(request_path: str) -> int:
     return 0
 
 
-def _export(model, sets, inputs, request) -> dict:
+def _layers(model, request, inputs) -> int:
+    """Each named attribute's output (its first call) on one input set, for localisation."""
     import numpy as np
     import torch
 
+    data = np.load(request["input_sets"], allow_pickle=False)
+    args = [torch.from_numpy(_nchw(data[f"{request['set']}/{n}"], request.get("layout"))) for n in inputs]
+    captured: dict = {}
+
+    def keep(name):
+        def hook(_module, _inputs, output):
+            if name not in captured and isinstance(output, torch.Tensor):
+                captured[name] = output.detach().cpu().numpy()
+
+        return hook
+
+    for name in request["attributes"]:
+        sub = getattr(model, name, None)
+        if isinstance(sub, torch.nn.Module):
+            sub.register_forward_hook(keep(name))
+    with torch.no_grad():
+        model(*args)
+    np.savez(request["hooks_path"], **captured)
+    with open(request["result_path"], "w", encoding="utf-8") as handle:
+        json.dump({"layers": sorted(captured)}, handle)
+    return 0
+
+
+def _export(model, sets, inputs, request) -> dict:
+    import torch
+
     first = sets.get("random") or next(iter(sets.values()))
-    example = tuple(torch.from_numpy(np.ascontiguousarray(first[n])) for n in inputs)
+    example = tuple(torch.from_numpy(_nchw(first[n], request.get("layout"))) for n in inputs)
     batch_axes = request.get("batch_axes") or [None] * len(inputs)
     try:
         with warnings.catch_warnings():

@@ -23,6 +23,7 @@ def translation_report(root: Path) -> dict[str, Any] | None:
         "onnx": sum(1 for row in layers if row.get("method") == "onnx"),
         "layers": layers,
         "check": info.get("check"),
+        "localization": info.get("localization"),
     }
 
 
@@ -46,9 +47,37 @@ def translation_markdown(report: dict[str, Any]) -> list[str]:
             f"loads in {check.get('load_s', 0)} s and ran every input set in {check.get('run_s', 0)} s "
             "in a process where TensorFlow, Keras, ONNX, onnx2torch and keras2torch cannot be imported."
         )
+    where = info.get("localization") or {}
+    if where.get("first_layer"):
+        first = where["first_layer"]
+        lines.append(
+            f"**model.py first differs from TensorFlow at Keras layer `{first['layer']}`** ({first['class']}, "
+            f"`self.{first['attribute']}`): {first['error_in_spreads']:.3g} x its output's spread "
+            f"({where['compared']} layers compared in order)."
+        )
+    elif where.get("error"):
+        lines.append(f"Per-layer localisation did not run: {where['error']}")
     lines += ["", "| Keras layer | class | attribute | translation | why |", "|---|---|---|---|---|"]
     for row in info.get("layers", []):
         lines.append(
             f"| {row['layer']} | {row['class']} | `{row['attribute']}` | {row['method']} | {row.get('reason') or ''} |"
         )
+    return lines
+
+
+def support_rows() -> list[str]:
+    """The support table's section on the direct translator, from ``pipeline.translate.ENTRIES``."""
+    from pipeline.translate import ENTRIES
+
+    lines = [
+        "",
+        "## Keras layers translated directly into model.py",
+        "",
+        "Others go through the ONNX route, each on its own, and come back as torch code.",
+        "",
+        "| Keras classes | what | why |",
+        "|---|---|---|",
+    ]
+    for entry in ENTRIES:
+        lines.append(f"| {', '.join(entry.classes)} | {entry.doc.summary} | {entry.doc.reason} |")
     return lines

@@ -158,13 +158,23 @@ def module_stage(conv: Any) -> None:
         conv.run_errors["module"] = result["errors"]
     info["check"] = {k: v for k, v in result.items() if k != "export_trace"}
     _write(ws.root, info)
-    if conv.torch is None and _matches_tf(conv) and result.get("export"):
+    matches = _matches_tf(conv)
+    if not matches and ws.outputs_tf.is_file() and conv.config.localize != "never" and not result.get("errors"):
+        localize_module(conv, info)
+    same_layout = info.get("layout", "keras") == "keras"  # model.pt2 keeps the Keras model's layout
+    if conv.torch is None and not conv.given and same_layout and matches and result.get("export"):
         from importlib.metadata import version
+
+        import numpy as np
 
         from pipeline.context import TorchResult
 
         shutil.move(result["export"], ws.pt2)
         conv.notes.append("model.pt2 exported from model.py's module (Keras layer names)")
+        with np.load(ws.root / OUTPUTS) as values:  # the program's logits are the module's
+            logits = {k: values[k] for k in values.files if k.endswith(":logits")}
+        if logits:
+            np.savez(ws.probes_torch, **logits)
         conv.module_program = True
         conv.torch = TorchResult(
             dynamic_batch=bool(result.get("export_dynamic")),
@@ -174,6 +184,58 @@ def module_stage(conv: Any) -> None:
         )
     elif result.get("export_error"):
         conv.notes.append(f"model.pt2 from the ONNX route: model.py's module did not export: {result['export_error']}")
+
+
+def localize_module(conv: Any, info: dict[str, Any]) -> None:
+    """The first Keras layer whose output differs from model.py's attribute of that name."""
+    from pipeline.context import to_json
+    from pipeline.translate.localize import compare_layers, tf_layers_task
+    from pipeline.worker import Task, call
+
+    ws = conv.workspace
+    names = _set_names(ws)
+    set_name = "random" if "random" in names else names[0]
+    order = [(r["layer"], r["class"], r["attribute"]) for r in info.get("layers", []) if r.get("attribute")]
+    moved = {r["attribute"] for r in info.get("layers", []) if r.get("channels_first")}
+    tf_out, module_out = ws.scratch / "layers_tf.npz", ws.scratch / "layers_module.npz"
+    try:
+        call(
+            Task("translate_layers_tf", tf_layers_task),
+            {
+                "source": to_json(conv.source),
+                "config": to_json(conv.config),
+                "inputs": str(ws.inputs),
+                "set": set_name,
+                "layers": [layer for layer, _, _ in order],
+                "out": str(tf_out),
+            },
+            in_process=conv.in_process_tf,
+            log_dir=ws.logs,
+            limits=conv.limits(),
+            stage="translate",
+        )
+        hooks = {
+            "mode": "layers",
+            "set": set_name,
+            "attributes": [a for _, _, a in order],
+            "hooks_path": str(module_out),
+        }
+        run_module(ws, conv.export, {**info, **hooks}, conv.config.timeout_s)
+        if not tf_out.is_file() or not module_out.is_file():
+            raise RuntimeError("no layer outputs to compare")
+        found = compare_layers(tf_out, module_out, order, moved)
+    except Exception as exc:  # localisation is a diagnosis: its failure must not hide the verdict
+        info["localization"] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        _write(ws.root, info)
+        return
+    info["localization"] = found
+    _write(ws.root, info)
+    first = found.get("first_layer")
+    if first:
+        conv.notes.append(
+            f"model.py first differs from TensorFlow at Keras layer '{first['layer']}' ({first['class']}, "
+            f"attribute {first['attribute']}): {first['error_in_spreads']:.3g} x the output's spread"
+        )
 
 
 def module_program_used(conv: Any) -> bool:
@@ -206,10 +268,12 @@ def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: floa
         "outputs": list(export.outputs),
         "output_keys": info.get("output_keys"),
         "logits": info.get("logits") or {},
+        "layout": info.get("layout") or "keras",
         "outputs_path": str(ws.root / OUTPUTS),
         "export_path": str(ws.scratch / "module.pt2"),
         "batch_axes": [s.batch_axis for s in export.inputs],
         "result_path": str(ws.scratch / "module_check.json"),
+        **{k: info[k] for k in ("mode", "set", "attributes", "hooks_path") if k in info},
     }
     request_path = ws.scratch / "module_check_request.json"
     request_path.write_text(json.dumps(request), encoding="utf-8")

@@ -66,3 +66,9 @@ def test_softmax_after_conv_uses_the_channel_axis(rng: np.random.Generator) -> N
 def test_tf_keras_activations(name: str, rng: np.random.Generator) -> None:
     layer = tf_keras.layers.Dense(4, activation=name)
     check(one_layer(layer, (6,), library=tf_keras), rng)
+
+
+def test_softmax_after_flattening_a_feature_map(rng: np.random.Generator) -> None:
+    inp = keras.Input((3, 3, 2), name="x")
+    x = L.Flatten(name="flat")(L.Conv2D(2, 1, name="c")(inp))
+    check(keras.Model(inp, L.Activation("softmax", name="sm")(x)), rng)

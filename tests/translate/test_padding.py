@@ -29,3 +29,13 @@ L = keras.layers
 )
 def test_padding_cropping_upsampling_match_tensorflow(layer, shape, rng: np.random.Generator) -> None:
     check(one_layer(layer(), shape), rng)
+
+
+@pytest.mark.parametrize(("pad", "symmetric"), [(3, True), (((1, 2), (1, 1)), False)])
+def test_zero_padding_folds_into_the_next_convolution(pad, symmetric: bool, rng: np.random.Generator) -> None:
+    inp = keras.Input((9, 9, 3), name="x")
+    x = L.ZeroPadding2D(pad, name="pad")(inp)
+    model = keras.Model(inp, L.Conv2D(4, 7, strides=2, name="conv")(x))
+    source = check(model, rng).code.source
+    assert ("padding=(3, 3)" in source) is symmetric
+    assert ("F.pad(" in source) is not symmetric

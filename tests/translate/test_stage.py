@@ -126,3 +126,32 @@ def test_multi_io_shared_nested_model_conversion(tmp_path: Path) -> None:
     model = keras.Model([a, b], [keras.layers.Dense(2, name="p")(h), keras.layers.Dense(1, name="q")(h)], name="mix")
     result = pipeline.convert(model, tmp_path / "out")
     assert result.passed and result.report["validation"]["tf_vs_module"]["passed"] is True
+
+
+@pytest.mark.slow
+def test_a_wrong_translation_is_localised_to_its_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keras
+
+    from pipeline.translate import LAYERS, LayerEntry
+    from pipeline.translate.layers import activations
+
+    def wrong_relu(call: Any, ctx: Any) -> Any:
+        """ReLU translated as a sigmoid, to be found.
+
+        A deliberately wrong entry: localisation must name this layer.
+        """
+        t = activations.translate_relu(call, ctx)
+        t.modules = {k: "nn.Sigmoid()" for k in t.modules}
+        return t
+
+    monkeypatch.setitem(LAYERS._entries, "ReLU", LayerEntry.of(("ReLU",), wrong_relu))
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((6, 6, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, name="conv")(inp)
+    x = keras.layers.ReLU(name="act")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inp, keras.layers.Dense(3, name="head")(x), name="wrong")
+    result = pipeline.convert(model, tmp_path / "out", raise_on_error=False)
+    assert result.report["validation"]["tf_vs_module"]["passed"] is False
+    assert result.report["translation"]["localization"]["first_layer"]["layer"] == "act"
+    assert "first differs from TensorFlow at Keras layer `act`" in (result.out_dir / "report.md").read_text()

@@ -28,12 +28,17 @@ def translate_activation(call: LayerCall, ctx: Context) -> Translation:
     """
     name = activation_name(call.layer.activation)
     value = call.inputs[0]
+    lines: list[str] = []
     if name in ("softmax", "log_softmax") and value.flat_from is not None:
-        raise Decline("softmax over a flattened channels-first map")
+        lines, value = ctx.keras_layout(value)
+        call = LayerCall(call.layer, call.attr, [value], call.output_shapes, call.output_dtypes, call.call_index)
     ctor = activation_module(name, value, ctx)
     if name == "linear":
-        return _module_call(call, ctx, None, value.var)
-    return _module_call(call, ctx, ctor, None if ctor else activation_expr(name, value.var, value, ctx))
+        t = _module_call(call, ctx, None, value.var)
+    else:
+        t = _module_call(call, ctx, ctor, None if ctor else activation_expr(name, value.var, value, ctx))
+    t.lines[:0] = lines
+    return t
 
 
 def translate_relu(call: LayerCall, ctx: Context) -> Translation:

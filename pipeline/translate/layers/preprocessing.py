@@ -81,9 +81,9 @@ def translate_normalization(call: LayerCall, ctx: Context) -> Translation:
 def translate_resizing(call: LayerCall, ctx: Context) -> Translation:
     """Resizing(height, width, interpolation) as ``F.interpolate(size=..., mode=...)``.
 
-    TensorFlow resizes with half-pixel centres (torch's ``align_corners=False``) and no
-    antialiasing by default; nearest, bilinear and bicubic map one to one (bicubic's kernel
-    differs slightly: Keys a=-0.5 in TensorFlow, -0.75 in torch, so it declines), crop_to_aspect_ratio declines.
+    TensorFlow resizes with half-pixel centres (torch's ``align_corners=False``, and
+    ``nearest-exact`` rather than torch's ``nearest``) and no antialiasing by default; bicubic
+    (a=-0.5 in TensorFlow, -0.75 in torch), cropping or padding to the aspect ratio decline.
     """
     cfg = call.config
     if cfg.get("crop_to_aspect_ratio") or cfg.get("pad_to_aspect_ratio") or cfg.get("antialias"):

@@ -16,6 +16,8 @@ def translate_flatten(call: LayerCall, ctx: Context) -> Translation:
     value = call.inputs[0]
     out = ctx.var(call.attr)
     flat = value.shape[1:] if value.channels_first and value.rank >= 3 else None
+    if flat is not None and all(d == 1 for d in flat[:-1]):  # (N, C, 1, 1): both orders are the same
+        flat = None
     if call.config.get("data_format") == "channels_first" and value.rank >= 3:
         flat = None
         if value.channels_first:  # Keras flattens its own (C, H, W): as held
