@@ -104,6 +104,7 @@ def check(root: Path, weight_map: dict[str, str], torch_info: dict[str, Any]) ->
             f"non-trainable torch {counts['torch_non_trainable']:,} vs Keras {keras_frozen:,}"
         )
         result["first_divergence"] = result["first_divergence"] or result["problems"][-1]
+    counts["torch_constants"] = torch_info.get("constant_parameters", [])
     result["parameters"] = counts
     result["deterministic"] = tf_info.get("deterministic", [])
     result["kept_in_eval"] = torch_info.get("kept_in_eval", [])

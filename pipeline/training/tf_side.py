@@ -83,18 +83,21 @@ def make_targets(
     return targets
 
 
-def _layers(model: Any) -> list[Any]:
+def _layers(model: Any, seen: set[int] | None = None) -> list[Any]:
+    """Every layer inside ``model`` in the order Keras lists them, then the layers held inside
+    layers (RNN cells, wrapped layers, an attention layer's dropout), depth first, each once."""
+    seen = set() if seen is None else seen
     out: list[Any] = []
-    for layer in getattr(model, "layers", []):
+    inner = list(getattr(model, "layers", []) or [])
+    inner += [
+        v for v in vars(model).values() if type(v).__module__.startswith(("keras.", "tf_keras.")) and hasattr(v, "call")
+    ]
+    for layer in inner:
+        if id(layer) in seen or layer is model:
+            continue
+        seen.add(id(layer))
         out.append(layer)
-        out += _layers(layer)
-        cell = getattr(layer, "cell", None)
-        forward = getattr(layer, "forward_layer", None)
-        for inner in (cell, forward, getattr(layer, "backward_layer", None), getattr(layer, "layer", None)):
-            if inner is not None:
-                out.append(inner)
-                out += _layers(inner)
-        del forward
+        out += _layers(layer, seen)
     return out
 
 
@@ -109,8 +112,11 @@ def make_deterministic(model: Any) -> tuple[list[str], list[tuple[Any, str, Any]
         for attr in attrs:
             value = getattr(layer, attr, None)
             if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+                try:
+                    setattr(layer, attr, 0.0)
+                except AttributeError:  # a read-only property: the layer's own Dropout sublayer has it
+                    continue
                 saved.append((layer, attr, value))
-                setattr(layer, attr, 0.0)
                 notes.append(f"{layer.name} ({kind}): {attr} {value:g} -> 0")
     return notes, saved
 
@@ -316,6 +322,10 @@ def _is_float(variable: Any) -> bool:
 
 def _store(arrays: dict[str, np.ndarray], prefix: str, variables: list[Any], grads: list[Any]) -> None:
     for v, g in zip(variables, grads, strict=True):
+        if g is not None and not hasattr(g, "numpy"):  # tf.IndexedSlices (an Embedding's gradient)
+            import tensorflow as tf
+
+            g = tf.convert_to_tensor(g)
         arrays[f"{prefix}/{variable_path(v)}"] = np.zeros(v.shape, np.float32) if g is None else np.asarray(g)
 
 
@@ -353,4 +363,5 @@ def ensure_compiled(model: Any, compile_config: dict[str, Any] | None) -> None:
 
 def _graph_order(model: Any) -> list[str]:
     """Variable paths in the order their layers run (for naming the first divergence)."""
-    return [variable_path(v) for layer in _layers(model) for v in getattr(layer, "weights", [])]
+    paths = [variable_path(v) for layer in _layers(model) for v in getattr(layer, "weights", [])]
+    return list(dict.fromkeys(paths))

@@ -203,6 +203,9 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
     np.savez(root / TORCH_FILE, **out)
     trainable = sum(p.numel() for p in named.values())
     buffers = sum(b.numel() for k, b in module.named_buffers() if not k.endswith("num_batches_tracked"))
+    # frozen parameters that hold no Keras weight are constants (an LSTM's second bias at zero)
+    constants = [k for k in frozen if k not in (translation.get("weight_map") or {})]
+    frozen = [k for k in frozen if k not in constants]
     return {
         "kept_in_eval": kept,
         "fit": has_fit,
@@ -210,5 +213,6 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
         "trainable_params": int(trainable),
         "non_trainable_params": int(buffers + sum(module.get_parameter(k).numel() for k in frozen)),
         "frozen_parameters": frozen,
+        "constant_parameters": constants,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }

@@ -158,3 +158,63 @@ def test_planted_frozen_weight_is_named(tmp_path: Path) -> None:
     assert not result["passed"]
     assert "'seed_cnn/predictions', weight 'bias'" in result["first_divergence"]
     assert result["parameters"]["torch_trainable"] == 144842 - 10 and not result["parameters"]["equal"]
+
+
+def _text_model(keras: Any, kind: str) -> Any:
+    keras.utils.set_random_seed(6)
+    tokens = keras.Input((12,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(50, 8, name="embed")(tokens)
+    x = getattr(keras.layers, kind)(6, name="rnn")(x)
+    out = keras.layers.Dense(3, activation="softmax", name="head")(x)
+    model = keras.Model(tokens, out, name=f"{kind.lower()}_text")
+    # SGD: Keras's Adam squares an Embedding's sparse gradient per occurrence of a token
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_text_model_passes(kind: str, tmp_path: Path) -> None:
+    import keras
+
+    result = run_check(_text_model(keras, kind), tmp_path)
+    assert result["passed"], result["first_divergence"]
+    rows = {r["keras"]: r for r in result["weights"]}
+    assert rows[f"rnn/{kind.lower()}_cell/kernel"]["grad_training"]["max_in_spread"] < 1e-4
+    assert result["parameters"]["equal"] and result["step"]["fit"]
+
+
+def test_layer_norm_attention_passes(tmp_path: Path) -> None:
+    import keras
+
+    keras.utils.set_random_seed(7)
+    seq = keras.Input((6, 8), name="seq")
+    x = keras.layers.LayerNormalization(name="ln")(seq)
+    x = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, dropout=0.1, name="mha")(x, x)
+    x = keras.layers.GlobalAveragePooling1D(name="gap")(x)
+    model = keras.Model(seq, keras.layers.Dense(3, name="head")(x), name="attn")
+    result = run_check(model, tmp_path)
+    assert result["passed"], result["first_divergence"]
+    assert result["deterministic"] == ["dropout (Dropout): rate 0.1 -> 0"]
+    assert model.get_layer("mha").dropout == 0.1
+
+
+def test_planted_gru_gate_swap_is_named(tmp_path: Path) -> None:
+    """The reset and update gate blocks of the GRU's input kernel swapped in model.safetensors."""
+    import keras
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    keras.utils.set_random_seed(8)
+    seq = keras.Input((5, 4), name="seq")
+    model = keras.Model(seq, keras.layers.Dense(2, name="head")(keras.layers.GRU(3, name="rnn")(seq)), name="gru")
+
+    def plant(model_py: Path) -> None:
+        path = model_py.with_name("model.safetensors")
+        weights = load_file(str(path))
+        w = weights["rnn.weight_ih_l0"]
+        weights["rnn.weight_ih_l0"] = np.concatenate([w[3:6], w[0:3], w[6:]])
+        save_file(weights, str(path))
+
+    result = run_check(model, tmp_path, plant=plant)
+    assert not result["passed"]
+    assert result["first_divergence"].startswith("Keras layer 'rnn/gru_cell', weight 'kernel'")
