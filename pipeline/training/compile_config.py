@@ -73,6 +73,7 @@ class TrainingCode:
     regularizers: list[str] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
     not_carried: list[str] = field(default_factory=list)
+    sparse_note: str = ""  # what an optimizer does differently with an Embedding's sparse gradient
     optimizer_carried: bool = False
     loss_carried: bool = False
 
@@ -139,6 +140,9 @@ def training_code(
         loss = _loss(compile_config, model, bool(reg_lines), code, helpers, output_keys, activations or {})
         if loss is not None:
             parts.append(loss)
+    embeddings = [layer.name for layer in _all_layers(model) if type(layer).__name__ == "Embedding"]
+    if code.sparse_note and embeddings:
+        code.not_carried.append(f"{code.sparse_note}: layer(s) {', '.join(embeddings)}")
     if not parts:
         return code
     blocks = [h for name in helpers for h in [_helper_source(name)] if h]
@@ -148,6 +152,13 @@ def training_code(
 
 
 _REG_DOC = "The weight regularisers' penalty Keras adds to the loss (on the parameters they map to)."
+
+
+def _all_layers(model: Any) -> list[Any]:
+    found: list[Any] = []
+    for layer in getattr(model, "layers", []) or []:
+        found += [layer, *_all_layers(layer)]
+    return found
 
 
 def _helper_source(name: str) -> str:
@@ -222,6 +233,11 @@ def _optimizer(config: Any, constraints: list[str], code: TrainingCode, helpers:
         body += [f"        {line}" for line in constraints]
         body += ["", "optimizer.register_step_post_hook(constrain)"]
     body.append("return optimizer")
+    if kind in ("Adam", "AdamW", "RMSprop", "Adagrad"):
+        code.sparse_note = (
+            f"{kind} on an Embedding: Keras squares its sparse gradient per occurrence of a token, "
+            "torch the summed gradient (tokens repeated in a batch move differently)"
+        )
     code.optimizer = ctor.replace("params, ", "")
     code.optimizer_carried = True
     doc = f"The optimizer the Keras model was compiled with ({kind}), with its hyper-parameters."
