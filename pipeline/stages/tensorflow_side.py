@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.context import ExportResult, StageRecord, Workspace, from_json, timed, to_json
 from pipeline.sources import Source, SourceKind
-from pipeline.training.stage import tf_part as training_tf_part
-from pipeline.translate.stage import translate_in_tf
 from pipeline.worker import Task
 
 if TYPE_CHECKING:
@@ -67,6 +65,7 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline import inputs as inputs_mod
     from pipeline.helpers import package_version
     from pipeline.stages.export import export_onnx
+    from pipeline.translate.stage import translate_in_tf
 
     tf.config.experimental.enable_tensor_float_32_execution(False)
     ws = Workspace(Path(request["workspace"]))
@@ -97,6 +96,8 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
                     if name in loaded.logits_outputs:
                         outputs[f"{set_name}/{name}:logits"] = np.asarray(value)
         np.savez(ws.outputs_tf, **outputs)
+    from pipeline.training.stage import tf_part as training_tf_part
+
     training_tf_part(loaded, config, ws, sets, stages, request["source"])  # model.py's training code, TF half
     import keras
 

@@ -24,12 +24,12 @@ if TYPE_CHECKING:
 def torch_stage(conv: Conversion) -> None:
     """Run :data:`TORCH`; in validate mode copy the given torch program instead."""
     assert conv.export is not None
-    if module_program_used(conv):  # model.pt2 came from model.py's module
-        return
     given = conv.given_torch
     if given is not None:
         with timed(conv.stages, "load_torch"):
             shutil.copyfile(given, conv.workspace.pt2)
+        return
+    if module_program_used(conv):  # model.pt2 came from model.py's module
         return
     result = conv.run_task(
         TORCH,

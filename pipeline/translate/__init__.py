@@ -67,7 +67,7 @@ def translate_model(model: Any, **kwargs: Any) -> Any:
     """model.py source and state dict for a Keras model (see :func:`pipeline.translate.translator.translate_model`)."""
     from pipeline.translate.translator import translate_model as run
 
-    return run(model, **kwargs)
+    return run(model, registry=LAYERS, **kwargs)
 
 
 __all__ = [

@@ -14,15 +14,28 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.worker import Task
+
 TOLERANCE = 1e-4  # of the layer output's spread, as the pipeline's default output tolerance
 
 
 def tf_layers_task(request: dict[str, Any]) -> dict[str, Any]:
     """TensorFlow worker: every named layer's output on one input set, saved as ``.npz``."""
+    from pipeline.config import from_json as config_from_json
+    from pipeline.context import from_json
+    from pipeline.conversion import model_object
     from pipeline.inputs import load_sets
-    from pipeline.stages.tensorflow_side import load_source
+    from pipeline.sources import Source, SourceKind
+    from pipeline.stages.load import load_model
 
-    _config, loaded = load_source(request)  # seeded builds, model objects of the Python API
+    source = from_json(Source, request["source"])
+    source = Source(SourceKind(source.kind), source.spec)
+    config = config_from_json(request["config"])
+    if source.kind is SourceKind.CALLABLE:  # the same random weights as the conversion's build
+        import keras
+
+        keras.utils.set_random_seed(config.seed)
+    loaded = load_model(source, config, model_object(source))
     model = loaded.keras_model
     arrays = load_sets(Path(request["inputs"]))[request["set"]]
     feeds = [arrays[s.name] for s in loaded.inputs]
@@ -71,3 +84,6 @@ def compare_layers(
             if first is None and not error <= TOLERANCE:
                 first = entry
     return {"first_layer": first, "compared": len(trail), "trail": trail[:200]}
+
+
+TRANSLATE_LAYERS_TF = Task("translate_layers_tf", tf_layers_task)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.context import StageRecord, Workspace, timed
+from pipeline.worker import Task
 
 TRANSLATION = "translation.json"
 MODEL_PY = "model.py"
@@ -120,30 +121,15 @@ def complete_task(request: dict[str, Any]) -> dict[str, Any]:
     return {"completed": sorted(records)}
 
 
-def _fallback_task() -> Any:
-    from pipeline.worker import Task
-
-    return Task("translate_fallback", complete_task)
-
-
 def module_stage(conv: Any) -> None:
     """Complete fallbacks, run the module in a clean process, keep its ``model.pt2`` when it matches."""
-    from pipeline.worker import call
-
     ws = conv.workspace
     info = read_translation(ws.root)
     if not info or info.get("status") not in ("translated", "pending") or (ws.root / OUTPUTS).is_file():
         return
     if info["status"] == "pending":
         try:
-            call(
-                _fallback_task(),
-                {"workspace": str(ws.root)},
-                in_process=False,
-                log_dir=ws.logs,
-                limits=conv.limits(),
-                stage="translate",
-            )
+            conv.run_task(TRANSLATE_FALLBACK, stage="translate", in_process=False)
         except Exception as exc:  # the ONNX route remains; model.py is withdrawn
             _withdraw(ws, info, f"fallback layers could not be completed: {exc}")
             return
@@ -188,9 +174,7 @@ def module_stage(conv: Any) -> None:
 
 def localize_module(conv: Any, info: dict[str, Any]) -> None:
     """The first Keras layer whose output differs from model.py's attribute of that name."""
-    from pipeline.context import to_json
-    from pipeline.translate.localize import compare_layers, tf_layers_task
-    from pipeline.worker import Task, call
+    from pipeline.translate.localize import TRANSLATE_LAYERS_TF, compare_layers
 
     ws = conv.workspace
     names = _set_names(ws)
@@ -199,20 +183,14 @@ def localize_module(conv: Any, info: dict[str, Any]) -> None:
     moved = {r["attribute"] for r in info.get("layers", []) if r.get("channels_first")}
     tf_out, module_out = ws.scratch / "layers_tf.npz", ws.scratch / "layers_module.npz"
     try:
-        call(
-            Task("translate_layers_tf", tf_layers_task),
-            {
-                "source": to_json(conv.source),
-                "config": to_json(conv.config),
-                "inputs": str(ws.inputs),
-                "set": set_name,
-                "layers": [layer for layer, _, _ in order],
-                "out": str(tf_out),
-            },
-            in_process=conv.in_process_tf,
-            log_dir=ws.logs,
-            limits=conv.limits(),
+        conv.run_task(
+            TRANSLATE_LAYERS_TF,
             stage="translate",
+            in_process=conv.in_process_tf,
+            inputs=str(ws.inputs),
+            set=set_name,
+            layers=[layer for layer, _, _ in order],
+            out=str(tf_out),
         )
         hooks = {
             "mode": "layers",
@@ -369,3 +347,6 @@ def write_whole_model(program: Any, ws: Workspace, specs: list[Any]) -> None:
     info.update(status="translated", class_name=cls, layers=rows, buffers=buffers, weight_map={}, layout="keras")
     info.update(inputs=[s.name for s in specs], output_keys=None, fallbacks=[])
     _write(ws.root, info)
+
+
+TRANSLATE_FALLBACK = Task("translate_fallback", complete_task)

@@ -24,15 +24,15 @@ def translate_model(
     layout: str = "keras",
     input_names: list[str] | None = None,
     fallback: Fallback | None = None,
-    registry: Any = None,
+    registry: Any,
 ) -> ModelCode:
     """model.py source, state dict and weight map for a Keras ``model`` (Keras 3 or tf_keras).
 
     ``input_names`` name forward()'s arguments (default: the Keras input names); ``fallback``
-    translates a call no entry takes (default: raise :class:`Decline`).
+    translates a call no entry takes (default: raise :class:`Decline`); ``registry`` maps Keras
+    class names to entries (``pipeline.translate.LAYERS``, which ``pipeline.translate.translate_model``
+    passes).
     """
-    if registry is None:
-        from pipeline.translate import LAYERS as registry
     graph = functional_of(model)
     if graph is None:
         raise Decline(f"model '{model.name}' has no layer graph (a subclassed model or an unbuilt Sequential)")
