@@ -80,6 +80,14 @@ def _cross_with_key() -> tuple[Any, list[np.ndarray]]:
     return harness.randomize(keras.Model([q, v, k], out), std=0.3), data
 
 
+def _image_attention() -> tuple[Any, list[np.ndarray]]:
+    import keras
+
+    inp = keras.Input((4, 4, 8))
+    out = keras.layers.MultiHeadAttention(2, 4, attention_axes=(1, 2))(inp, inp)
+    return keras.Model(inp, out), [_floats(N, 4, 4, 8)]
+
+
 def _text_model() -> tuple[Any, list[np.ndarray]]:
     """Embedding(mask_zero) -> Bidirectional LSTM -> self-attention with a residual -> LayerNorm -> GRU."""
     import keras
@@ -117,6 +125,7 @@ CASES = {
     "additive": _two(lambda L, q, v: L.AdditiveAttention()([q, v])),
     "additive_no_scale_masked": _self(lambda L, x: L.AdditiveAttention(use_scale=False)([x, x]), masked=True),
     "text_model": _text_model,
+    "declined_axes": _image_attention,
     "attention_tf_keras": _two(lambda L, q, v: L.Attention(use_scale=True)([q, v]), tf_keras=True),
 }
 
@@ -130,7 +139,12 @@ def translated() -> dict[str, Any]:
     return harness.results(__name__)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", sorted(c for c in CASES if not c.startswith("declined")))
 def test_attention(translated: dict[str, Any], case: str) -> None:
     error = harness.check(translated[case], tol=2e-5)
     print(f"max_error {case} {error:.3g}")
+
+
+def test_attention_over_several_axes_declines_with_the_reason(translated: dict[str, Any]) -> None:
+    error = translated["declined_axes"]["tf"].get("error", "")
+    assert "attention_axes" in error

@@ -3,6 +3,47 @@
 from __future__ import annotations
 
 from pipeline.translate.base import Context, Decline, LayerCall, LayerEntry, Translation, Value
+from pipeline.translate.layers import (
+    activations,
+    applications,
+    attention,
+    batch_norm,
+    conv,
+    dense,
+    dropout,
+    embedding,
+    merge,
+    normalization,
+    padding,
+    pooling,
+    preprocessing,
+    recurrent,
+    reshape,
+)
+
+# the families a wrapped layer may come from (the registry itself imports this module)
+INNER: dict[str, LayerEntry] = {
+    name: entry
+    for family in (
+        activations,
+        applications,
+        attention,
+        batch_norm,
+        conv,
+        dense,
+        dropout,
+        embedding,
+        merge,
+        normalization,
+        padding,
+        pooling,
+        preprocessing,
+        recurrent,
+        reshape,
+    )
+    for entry in family.ENTRIES
+    for name in entry.classes
+}
 
 
 def translate_time_distributed(call: LayerCall, ctx: Context) -> Translation:
@@ -13,12 +54,10 @@ def translate_time_distributed(call: LayerCall, ctx: Context) -> Translation:
     translates it (its module is named after the wrapper, its weights map to the inner layer's
     Keras variables), and the result is unflattened back to (N, T, ...) in the Keras layout.
     """
-    from pipeline.translate import LAYERS  # the registry holds this entry too: imported at call time
-
     inner = call.layer.layer
     name = type(inner).__name__
-    entry = LAYERS.get(name)
-    if entry is None or name == "TimeDistributed":
+    entry = INNER.get(name)
+    if entry is None:
         raise Decline(f"TimeDistributed({name}): no translation entry for {name}")
     lines, value = ctx.keras_layout(call.inputs[0])
     steps = value.shape[1]
