@@ -98,6 +98,8 @@ def compare(
     problems: list[str] = []
     for key in weight_map:
         index = tf.get(f"index/{key}")
+        if index is not None and not np.any(index >= 0):  # the coded translation did not reach it
+            index = None
         if index is None and key in torch_before and f"before/{weight_map[key]}" in tf:
             index = value_map(tf[f"before/{weight_map[key]}"], torch_before[key])
         if index is not None:

@@ -144,7 +144,7 @@ def index_maps(model: Any, config: Any, input_names: list[str]) -> dict[str, np.
     from pipeline.translate import translate_model
     from pipeline.translate.base import Decline
 
-    variables = [v for v in model.variables if str(v.dtype).endswith("float32") and 0 < int(np.prod(v.shape)) < 2**24]
+    variables = [v for v in model.variables if "float32" in str(v.dtype) and 0 < int(np.prod(v.shape)) < 2**24]
     saved = [v.numpy() for v in variables]
     try:
         for v in variables:
