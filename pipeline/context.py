@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
+from pipeline import progress
+
 T = TypeVar("T")
 
 
@@ -68,6 +70,7 @@ class ExportResult:
     versions: dict[str, str] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     has_reference: bool = True  # TensorFlow outputs were computed
+    compute_dtype: str | None = None  # float16/bfloat16 when layers compute in it (pipeline/precision.py)
 
 
 @dataclass
@@ -107,6 +110,7 @@ class Workspace:
 def timed(records: list[StageRecord], name: str) -> Iterator[StageRecord]:
     """Append a :class:`StageRecord` for the enclosed block; marks it failed on exception."""
     record = StageRecord(name=name, seconds=0.0)
+    progress.note(name)
     start = time.perf_counter()
     try:
         yield record

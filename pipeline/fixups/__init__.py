@@ -7,6 +7,7 @@ these docstrings (``make support-table``).
 from __future__ import annotations
 
 from pipeline.fixups import (
+    bfloat16,
     fold_shapes,
     inline_xla_calls,
     ir_version,
@@ -38,6 +39,8 @@ DEFAULT_FIXUPS: Registry[str, Fixup] = registry(
         opset.plan_opset,
         # onnxruntime refuses IR > 13; before any check that runs the model
         ir_version.cap_ir_version,
+        # tf2onnx casts to float16 beside bfloat16 weights; ORT's CPU has no bfloat16 MatMul
+        bfloat16.emulate_bfloat16,
         # only the batch stays symbolic: the rest of shape arithmetic can then be folded
         pin_dims.pin_input_dims,
         # Shape->Gather->Concat->Reshape chains become constants, so torch.export can trace them

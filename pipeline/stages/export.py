@@ -84,6 +84,11 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
     from custom_ops import attach_functions, tf2onnx_handlers
     from pipeline.fixups import TRACE_FIXUPS, run_fixups
     from pipeline.fixups.trace import KIND, STAGE
+    from pipeline.stages.random_layers import refusal
+
+    refused = refusal(loaded.keras_model, "export") if loaded.keras_model is not None else None
+    if refused is not None:  # random draws: tf2onnx fails on the seed state, and no runtime could agree
+        raise refused
 
     signature = [
         tf.TensorSpec(

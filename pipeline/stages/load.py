@@ -26,6 +26,8 @@ from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError, NotAModelError, UnsafeModelError, UserError
 from pipeline.inputs import application_range
 from pipeline.sources import Source, SourceKind
+from pipeline.stages import archive_refs
+from pipeline.stages.id_ranges import integer_range
 
 STAGE = "load"
 
@@ -108,6 +110,15 @@ def _load_keras3(path: str, config: ConversionConfig) -> Any:
 def _keras_load_error(path: str, exc: Exception) -> UserError:
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    archive = archive_refs.archive_config(path)
+    missing = archive_refs.missing_packages(archive)
+    if missing:
+        needs = "; ".join(f"{archive_refs.install_name(p)} (for {', '.join(c[:3])})" for p, c in missing.items())
+        return NotAModelError(
+            f"{path} needs packages that are not installed: {needs}",
+            stage=STAGE,
+            hint=f"install them into the environment (pip install {' '.join(map(archive_refs.install_name, missing))})",
+        )
     if "safe_mode" in text or "Lambda" in text:
         return UnsafeModelError(
             f"{path} contains a Lambda layer or other serialized code, which is not run by default",
@@ -115,8 +126,11 @@ def _keras_load_error(path: str, exc: Exception) -> UserError:
             hint="if you trust this file, set `allow_custom_objects: true` in the config",
         )
     if "Unknown layer" in text or "Could not locate" in text or "custom_objects" in text:
+        named = archive_refs.custom_classes(archive)
         return UnsafeModelError(
-            f"{path} uses a custom layer or object that is not registered: {first}",
+            f"{path} uses a custom layer or object that is not registered"
+            + (f" ({', '.join(named[:5])})" if named else "")
+            + f": {first}",
             stage=STAGE,
             hint="set `allow_custom_objects: true` and list it under `custom_objects: [module:Class]`",
         )
@@ -244,12 +258,14 @@ def _input_consumers(model: Any) -> dict[str, list[Any]]:
     return consumers
 
 
-def _range_for(spec_name: str, dtype: str, consumers: list[Any], source: Source) -> tuple[float, float, str]:
+def _range_for(
+    spec_name: str, dtype: str, consumers: list[Any], source: Source, model: Any = None
+) -> tuple[float, float, str]:
     kinds = {type(layer).__name__: layer for layer in consumers}
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        return integer_range(spec_name, consumers, model) or (0.0, 10.0, "guessed: default for integer inputs")
     if "Embedding" in kinds:
         return 0.0, float(kinds["Embedding"].input_dim), "token ids within the Embedding vocabulary"
-    if np.issubdtype(np.dtype(dtype), np.integer):
-        return 0.0, 10.0, "default for integer inputs"
     app = application_range(source.spec if source.kind is SourceKind.CALLABLE else None)
     if app:
         return app
@@ -282,7 +298,7 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
         name = _spec_name(tensor)
         dtype = _dtype_name(tensor.dtype)
         shape = [None if d is None else int(d) for d in tensor.shape]
-        low, high, reason = _range_for(name, dtype, consumers.get(name, []), source)
+        low, high, reason = _range_for(name, dtype, consumers.get(name, []), source, model)
         specs.append(_spec(name, shape, dtype, low, high, reason))
     output_names = _output_names(model)
     dict_inputs = isinstance(getattr(model, "input", None), dict)
@@ -334,6 +350,9 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
 
 
 def _output_names(model: Any) -> list[str]:
+    structure = getattr(model, "output", None)
+    if isinstance(structure, dict):  # keras-hub backbones: named outputs, flattened in key order
+        return sorted(str(k) for k in structure)
     names = getattr(model, "output_names", None)
     outputs = model.outputs if isinstance(model.outputs, list | tuple) else [model.outputs]
     if not names:

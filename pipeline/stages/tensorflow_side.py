@@ -64,6 +64,7 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
 
     from pipeline import inputs as inputs_mod
     from pipeline.helpers import package_version
+    from pipeline.precision import compute_dtype
     from pipeline.stages.export import export_onnx
     from pipeline.translate.stage import translate_in_tf
 
@@ -88,7 +89,12 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
         outputs: dict[str, np.ndarray] = {}
         for set_name, arrays in sets.items():
             args = [arrays[s.name] for s in loaded.inputs]
-            values = loaded.function(*args)
+            try:
+                values = loaded.function(*args)
+            except tf.errors.InvalidArgumentError as exc:  # the inputs' fault: exit 2, naming them
+                from pipeline.stages.input_fit import misfit
+
+                raise misfit(exc, specs, loaded.layers) from None
             for name, value in zip(loaded.outputs, values, strict=True):
                 outputs[f"{set_name}/{name}"] = np.asarray(value)
             if loaded.logits_function is not None and config.compare_logits:
@@ -110,6 +116,7 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
         fixups=exported.trace_fixups if exported else [],
         weight_bytes=exported.weight_bytes if exported else 0,
         notes=exported.changes if exported else [],
+        compute_dtype=compute_dtype(loaded.keras_model),
         stages=stages,
         versions={
             "tensorflow": tf.__version__,
