@@ -65,6 +65,8 @@ class ConversionConfig:
     localize: str = "on_failure"  # on_failure | always | never
     # model.py's image inputs/outputs: as the Keras model has them ("keras") or NCHW ("channels_first")
     layout: str = "keras"
+    # Training check (pipeline/training): gradients and one optimizer step, TensorFlow vs model.py
+    check_training: bool = True
     allow_custom_objects: bool = False
     custom_objects: tuple[str, ...] = ()
     timeout_s: float = 900.0
@@ -97,6 +99,7 @@ MODEL_KEYS: dict[str, str] = {
     "edge_inputs": "bool",
     "localize": "str",
     "layout": "str",
+    "check_training": "bool",
     "allow_custom_objects": "bool",
     "custom_objects": "strlist",
     "timeout_s": "number",

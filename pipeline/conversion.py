@@ -56,12 +56,14 @@ class Conversion:
     diagnosis: dict[str, Any] | None = None
     given: dict[str, str] = field(default_factory=dict)  # "onnx" / "torch" -> path
     batch: dict[str, Any] | None = None  # set by a batch run: fingerprint and limits (pipeline/batch.py)
+    training: dict[str, Any] | None = None  # the training check (pipeline/training), "passed" in it
 
     @property
     def status(self) -> str:
         if self.error is not None:
             return "error"
         verdicts = [p.passed for p in self.validation.values() if p.passed is not None]
+        verdicts += [self.training["passed"]] if self.training and self.training.get("passed") is not None else []
         return "passed" if verdicts and all(verdicts) else "failed"
 
     def limits(self) -> WorkerLimits:

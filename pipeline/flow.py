@@ -42,6 +42,7 @@ from pipeline.sources import Source, SourceKind, classify
 from pipeline.stages.onnx_side import fixups_stage, onnx_source_stage, onnxruntime_stage
 from pipeline.stages.tensorflow_side import tensorflow_stage
 from pipeline.stages.torch_side import torch_check_stage, torch_stage
+from pipeline.training.stage import training_stage
 from pipeline.translate.stage import module_stage
 
 __all__ = ["Conversion", "ConversionResult", "convert", "run", "start", "validate_artifacts"]
@@ -189,6 +190,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             torch_check_stage(conv)  # 5b. run model.pt2 in a clean process
             module_stage(conv)  # 5c. a whole-model model.py (no Keras layer graph) in a clean process
             validate_stage(conv)  # 6. three-way comparison
+            training_stage(conv)  # 7. gradients and one optimizer step vs TensorFlow (pipeline/training)
     except PipelineError as exc:
         conv.error = exc
     except KeyboardInterrupt:

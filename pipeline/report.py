@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.context import to_json
 from pipeline.report_validation import fmt
+from pipeline.training.report import training_markdown
 from pipeline.translate.report import translation_markdown, translation_report
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "error": error,
         "batch": conv.batch,
         "translation": translation_report(conv.workspace.root),
+        "training": conv.training,  # gradients and one optimizer step vs TensorFlow (pipeline/training)
     }
 
 
@@ -161,6 +163,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 
     lines += validation_markdown(report)  # per-pair table, input sets, verdict, divergence trail
     lines += translation_markdown(report)  # model.py: each Keras layer, direct or through ONNX
+    lines += training_markdown(report)  # gradients and one optimizer step, per Keras weight
     if report.get("fixups"):
         lines += ["", "## Fixups applied", ""]
         for fixup in report["fixups"]:

@@ -102,6 +102,9 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
                     if name in loaded.logits_outputs:
                         outputs[f"{set_name}/{name}:logits"] = np.asarray(value)
         np.savez(ws.outputs_tf, **outputs)
+    from pipeline.training.stage import tf_part as training_tf_part
+
+    training_tf_part(loaded, config, ws, sets, stages, request["source"])  # model.py's training code, TF half
     import keras
 
     result = ExportResult(
