@@ -163,6 +163,7 @@ def program_class(
     if renamed:
         pattern = re.compile(r"\b(" + "|".join(map(re.escape, renamed)) + r")\b")
         body = pattern.sub(lambda m: renamed[m.group(1)], body)
+    body = _plain_literals(body)
     graph_args = ", ".join(renamed.get(p, p) for p in params)
     lines = [
         f"class {cls}(nn.Module):",
@@ -180,6 +181,22 @@ def program_class(
     ]
     del torch
     return "\n".join(lines), state, buffers
+
+
+# Names that fx's generated code takes from its own globals; model.py has only torch's.
+_FX_GLOBALS = (
+    (re.compile(r"(?<![\w.'\"])inf\b"), 'float("inf")'),
+    (re.compile(r"(?<![\w.'\"])nan\b"), 'float("nan")'),
+    (re.compile(r"(?<![\w.])device\("), "torch.device("),
+)
+
+
+def _plain_literals(body: str) -> str:
+    """fx code writes ``inf``, ``nan`` and ``device(...)`` bare (its globals define them); spell them
+    out so the class runs in a module that imports only torch."""
+    for pattern, text in _FX_GLOBALS:
+        body = pattern.sub(text, body)
+    return body
 
 
 def _clean(target: str, taken: set[str], index: int) -> str:
