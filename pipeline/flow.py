@@ -71,6 +71,7 @@ class Conversion:
     validation: dict[str, Any] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    worker_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each worker call, start-up included
     notes: list[str] = field(default_factory=list)
     error: PipelineError | None = None
     # validation details: input sets that a runtime could not run, ONNX Runtime's node placement,
@@ -239,20 +240,23 @@ def start(
 
 def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
     """Drive ``conv`` through every stage and publish its output folder."""
+    from pipeline import prestart
+    from pipeline.overlap import alongside, prestart_workers
     from pipeline.report import build_report, write_report
 
     ws = conv.workspace
     try:
         ws.root.mkdir(parents=True, exist_ok=True)
+        prestart_workers(conv)  # torch workers import while the TensorFlow side runs
         if conv.error is None:  # (an unclassifiable source already failed in start())
             if conv.source.has_tensorflow_side:
                 tensorflow_stage(conv)  # 1-2. load, inputs, TF reference, tf2onnx export
             else:
                 onnx_source_stage(conv)  # 1-2. an .onnx file: copy it, make inputs
             fixups_stage(conv)  # 3. graph fixups
-            onnxruntime_stage(conv)  # 3b. ONNX Runtime on the fixed graph
-            torch_stage(conv)  # 4-5. import, torch.export, safetensors
-            torch_check_stage(conv)  # 5b. run model.pt2 in a clean process
+            # 3b. ONNX Runtime on the fixed graph, alongside 4-5. import, torch.export, safetensors
+            # and 5b. run model.pt2 in a clean process
+            alongside(conv, onnxruntime_stage, [torch_stage, torch_check_stage])
             validate_stage(conv)  # 6. three-way comparison
     except PipelineError as exc:
         conv.error = exc
@@ -266,6 +270,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             f"{type(exc).__name__}: {exc}", stage=_current_stage(conv), details=traceback.format_exc()[-6000:]
         )
     finally:
+        prestart.close()
         if conv.source.kind is SourceKind.OBJECT:
             _OBJECTS.pop(int(conv.source.spec), None)
         _record_own_peak(conv)
@@ -295,6 +300,7 @@ def _request(conv: Conversion, **extra: Any) -> dict[str, Any]:
 
 def _record_worker(conv: Conversion, name: str, run: Any) -> None:
     conv.peak_rss_mb[name] = round(run.peak_rss_mb, 1)
+    conv.worker_seconds[name] = round(run.seconds, 3)
 
 
 def _record_own_peak(conv: Conversion) -> None:
@@ -383,13 +389,14 @@ def _logits_probes(model: Any, logits_outputs: list[str]) -> dict[str, str]:
 def onnxruntime_stage(conv: Conversion) -> None:
     import numpy as np
 
+    from pipeline.batching import ort_run_merged
     from pipeline.inputs import load_sets
-    from pipeline.stages import onnxruntime_run
 
     ws = conv.workspace
     with timed(conv.stages, "onnxruntime"):
         sets = load_sets(ws.inputs)
-        result = onnxruntime_run.run(ort_model(conv), sets, probes=list(conv.probes.values()))
+        axes = {spec.name: spec.batch_axis for spec in conv.export.inputs} if conv.export else {}
+        result = ort_run_merged(ort_model(conv), sets, axes, list(conv.probes.values()))
         conv.providers = result.providers
         conv.ort_placement = result.placement
         conv.notes.extend(result.notes)
@@ -501,17 +508,9 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
         with timed(stages, "export"):
             exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
     with timed(stages, "tf_reference"):
-        outputs: dict[str, np.ndarray] = {}
-        for set_name, arrays in sets.items():
-            args = [arrays[s.name] for s in loaded.inputs]
-            values = loaded.function(*args)
-            for name, value in zip(loaded.outputs, values, strict=True):
-                outputs[f"{set_name}/{name}"] = np.asarray(value)
-            if loaded.logits_function is not None and config.compare_logits:
-                for name, value in zip(loaded.outputs, loaded.logits_function(*args), strict=True):
-                    if name in loaded.logits_outputs:
-                        outputs[f"{set_name}/{name}:logits"] = np.asarray(value)
-        np.savez(ws.outputs_tf, **outputs)
+        from pipeline.stages.reference import tf_outputs
+
+        np.savez(ws.outputs_tf, **tf_outputs(loaded, sets, config))
     import keras
 
     result = ExportResult(
@@ -543,6 +542,7 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from pipeline import onnx_utils
+    from pipeline.batching import probe_sets
     from pipeline.context import TensorSpec
     from pipeline.inputs import load_sets
     from pipeline.stages.importer import capture, import_model
@@ -563,16 +563,8 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
         with timed(stages, "torch_probes"):
             probe_module = capture(imported.module, imported.tensor_nodes, list(probes.values()))
             n_out = len(model.graph.output)
-            flat = {}
-            with torch.no_grad():
-                for set_name, arrays in sets.items():
-                    try:
-                        result = probe_module(*[torch.from_numpy(arrays[s.name]) for s in specs])
-                    except Exception:  # a set the model cannot run; torch_check records why
-                        continue
-                    for key, value in zip(probes, result[n_out:], strict=True):
-                        flat[f"{set_name}/{key}"] = value.detach().numpy()
-            np.savez(ws.probes_torch, **flat)
+            merged = probe_sets(probe_module, sets, specs, list(probes), n_out)
+            np.savez(ws.probes_torch, **{f"{s}/{k}": v for s, values in merged.items() for k, v in values.items()})
     with timed(stages, "torch_export"):
         example_set = _example_set(model, sets)
         example = [torch.from_numpy(example_set[s.name]) for s in specs]
@@ -619,9 +611,10 @@ def torch_check(request: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import torch
 
+    from pipeline.batching import run_merged
     from pipeline.errors import TorchExportError
     from pipeline.inputs import load_sets
-    from pipeline.stages.torch_export import block_modules, run_program
+    from pipeline.stages.torch_export import block_modules
 
     if "onnx2torch" not in sys.modules:
         block_modules()
@@ -632,19 +625,30 @@ def torch_check(request: dict[str, Any]) -> dict[str, Any]:
     names = [spec["name"] for spec in request["inputs"]]
     sets = load_sets(ws.inputs)
     ordered = {s: {name: arrays[name] for name in names} for s, arrays in sets.items()}
-    errors: dict[str, str] = {}
     notes: list[str] = []
-    outputs = run_program(ws.pt2, ordered, request["outputs"], device, errors=errors)
+    axes = {spec["name"]: spec.get("batch_axis") for spec in request["inputs"]}
+
+    def run_on(device: str) -> tuple[dict[str, Any], dict[str, str]]:
+        return run_merged(lambda subset: _run_sets(ws.pt2, subset, request["outputs"], device), ordered, axes)
+
+    outputs, errors = run_on(device)
     if not outputs and device != "cpu":  # a program that cannot run on the GPU at all: CPU, said so
         notes.append(f"model.pt2 failed on {device} ({next(iter(errors.values()))}); it ran on CPU")
-        device, errors = "cpu", {}
-        outputs = run_program(ws.pt2, ordered, request["outputs"], device, errors=errors)
+        device = "cpu"
+        outputs, errors = run_on(device)
     if not outputs:
         first, message = next(iter(errors.items()))
         raise TorchExportError(f"model.pt2 failed on every input set; on '{first}': {message}", stage="torch_run")
     np.savez(ws.outputs_torch, **{f"{s}/{k}": v for s, values in outputs.items() for k, v in values.items()})
     seconds = round(time.perf_counter() - start_time, 3)
     return {"device": device, "seconds": seconds, "errors": errors, "notes": notes}
+
+
+def _run_sets(pt2: Path, sets: dict[str, Any], names: list[str], device: str) -> tuple[dict[str, Any], dict[str, str]]:
+    from pipeline.stages.torch_export import run_program
+
+    errors: dict[str, str] = {}
+    return run_program(pt2, sets, names, device, errors=errors), errors
 
 
 def _torch_numerics() -> None:

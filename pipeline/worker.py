@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline import prestart
 from pipeline.errors import (
     InternalError,
     PipelineError,
@@ -111,13 +112,17 @@ def _caller_numerics_kept() -> Iterator[None]:
             setter(value)
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
+    """The environment of a worker process: this checkout importable, the parent's pid for die_with_parent()."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env[PARENT_ENV] = str(os.getpid())  # the worker dies with this process, see die_with_parent()
     return env
+
+
+_child_env = child_env
 
 
 def die_with_parent() -> None:
@@ -164,11 +169,11 @@ def _subprocess(
         log_path = (log_dir / f"{task}.log") if log_dir else Path(tmp) / f"{task}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
+            proc = prestart.claim(task, log_path, req_path, res_path) or subprocess.Popen(
                 [sys.executable, "-m", "pipeline.worker", task, str(req_path), str(res_path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=_child_env(),
+                env=child_env(),
                 start_new_session=True,
             )
             try:
@@ -301,6 +306,12 @@ def own_peak_rss_mb() -> float | None:
 
 def main(argv: list[str]) -> int:
     die_with_parent()
+    if argv[0] == "--wait":  # started ahead of its stage (pipeline.prestart): import, then wait
+        prestart.preload(argv[1])
+        paths = sys.stdin.read().splitlines()
+        if len(paths) < 2:  # the conversion ended without this stage
+            os._exit(0)
+        argv = [argv[1], *paths[:2]]
     task, req_path, res_path = argv
     request = json.loads(Path(req_path).read_text(encoding="utf-8"))
     try:
