@@ -241,26 +241,29 @@ def start(
 def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
     """Drive ``conv`` through every stage and publish its output folder."""
     from pipeline import prestart
-    from pipeline.overlap import alongside, prestart_workers
+    from pipeline.overlap import TensorflowSide, alongside, prestart_workers
     from pipeline.report import build_report, write_report
 
     ws = conv.workspace
+    tensorflow = TensorflowSide(conv)
     try:
         ws.root.mkdir(parents=True, exist_ok=True)
-        prestart_workers(conv)  # torch workers import while the TensorFlow side runs
+        prestart_workers(conv, ("torch",) if conv.source.has_tensorflow_side else ("torch", "torch_check"))
         if conv.error is None:  # (an unclassifiable source already failed in start())
-            if conv.source.has_tensorflow_side:
-                tensorflow_stage(conv)  # 1-2. load, inputs, TF reference, tf2onnx export
+            if conv.source.has_tensorflow_side:  # 1-2. load, inputs, tf2onnx export (TF reference after it)
+                tensorflow.until_export(tensorflow_stage)
             else:
                 onnx_source_stage(conv)  # 1-2. an .onnx file: copy it, make inputs
             fixups_stage(conv)  # 3. graph fixups
             # 3b. ONNX Runtime on the fixed graph, alongside 4-5. import, torch.export, safetensors
-            # and 5b. run model.pt2 in a clean process
+            # and 5b. run model.pt2 in a clean process (and the TensorFlow reference, still running)
             alongside(conv, onnxruntime_stage, [torch_stage, torch_check_stage])
+            tensorflow.finish()
             validate_stage(conv)  # 6. three-way comparison
     except PipelineError as exc:
         conv.error = exc
     except KeyboardInterrupt:
+        tensorflow.thread = None  # not waited for: its worker dies with this process
         shutil.rmtree(ws.root, ignore_errors=True)
         raise
     except Exception as exc:  # our bug: keep the traceback in the report
@@ -270,6 +273,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             f"{type(exc).__name__}: {exc}", stage=_current_stage(conv), details=traceback.format_exc()[-6000:]
         )
     finally:
+        tensorflow.join()
         prestart.close()
         if conv.source.kind is SourceKind.OBJECT:
             _OBJECTS.pop(int(conv.source.spec), None)
@@ -480,6 +484,7 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
     import tensorflow as tf
 
     from pipeline import inputs as inputs_mod
+    from pipeline.overlap import hand_over
     from pipeline.stages.export import export_onnx
     from pipeline.stages.load import load_model
 
@@ -507,10 +512,6 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
     if not request.get("skip_export"):
         with timed(stages, "export"):
             exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
-    with timed(stages, "tf_reference"):
-        from pipeline.stages.reference import tf_outputs
-
-        np.savez(ws.outputs_tf, **tf_outputs(loaded, sets, config))
     import keras
 
     result = ExportResult(
@@ -530,6 +531,11 @@ def tensorflow_side(request: dict[str, Any]) -> dict[str, Any]:
             "onnx": onnx.__version__,
         },
     )
+    hand_over(ws, to_json(result))  # the orchestrator goes on while the reference runs
+    with timed(stages, "tf_reference"):
+        from pipeline.stages.reference import tf_outputs
+
+        np.savez(ws.outputs_tf, **tf_outputs(loaded, sets, config))
     return to_json(result)
 
 

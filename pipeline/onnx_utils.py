@@ -199,7 +199,7 @@ def _symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
     onnxruntime releases). Returns None if the tool fails outright.
     """
     try:
-        tool: Any = _symbolic_shape_infer()
+        tool: Any = symbolic_shape_tool()
         inference = tool.SymbolicShapeInference(2**31 - 1, True, False, 0)  # int_max, auto_merge, guess_rank, verbose
         inference._preprocess(model)
         while inference.run_:
@@ -210,7 +210,7 @@ def _symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
         return None
 
 
-def _symbolic_shape_infer() -> object:
+def symbolic_shape_tool() -> object:
     """``onnxruntime.tools.symbolic_shape_infer``, loaded from its file.
 
     Importing it as a module of ``onnxruntime.tools`` runs that package's ``__init__``, which imports

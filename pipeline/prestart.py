@@ -52,7 +52,13 @@ _LOCK = threading.Lock()
 
 
 def begin(tasks: list[str], log_dir: Path, env: dict[str, str]) -> None:
-    """Start a waiting worker for each of ``tasks`` (logging to ``log_dir/<task>.log``, environment ``env``)."""
+    """Start a waiting worker for each of ``tasks`` (logging to ``log_dir/<task>.log``, environment ``env``).
+
+    Each gets half the cores for its intra-op threads (at least one), unless ``env`` sets
+    ``OMP_NUM_THREADS``: its stages run beside others (TensorFlow's reference, ONNX Runtime), and
+    threads beyond the cores spin against each other.
+    """
+    env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2)), **env}
     log_dir.mkdir(parents=True, exist_ok=True)
     for task in tasks:
         if task not in PRELOAD or task in _WAITING:

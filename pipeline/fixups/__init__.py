@@ -7,6 +7,7 @@ these docstrings (``make support-table``).
 from __future__ import annotations
 
 from pipeline.fixups import (
+    fold_into_conv,
     fold_shapes,
     inline_xla_calls,
     ir_version,
@@ -40,6 +41,8 @@ DEFAULT_FIXUPS: tuple[Fixup, ...] = (
     Fixup.of(fold_shapes.fold_shape_arithmetic),
     # tf2onnx's NCHW<->NHWC Transposes that its optimizer leaves around elementwise chains
     Fixup.of(transposes.cancel_transposes),
+    # tf2onnx leaves BatchNorm scales after depthwise convs and zero Pads before convs: a pass each in torch
+    Fixup.of(fold_into_conv.fold_into_conv),
 )
 
 FIXUPS: Registry[str, Fixup] = Registry("fixup", ((f.name, f) for f in DEFAULT_FIXUPS))
