@@ -450,6 +450,7 @@ def torch_check_stage(conv: Conversion) -> None:
         conv.run_errors["torch"] = run.result["errors"]
     conv.notes.extend(run.result.get("notes") or [])
     conv.stages.append(StageRecord(name="torch_run", seconds=run.result["seconds"]))
+    conv.stages.extend(from_json(StageRecord, s) for s in run.result.get("stages") or [])
 
 
 def validate_stage(conv: Conversion) -> None:
@@ -647,7 +648,14 @@ def torch_check(request: dict[str, Any]) -> dict[str, Any]:
         raise TorchExportError(f"model.pt2 failed on every input set; on '{first}': {message}", stage="torch_run")
     np.savez(ws.outputs_torch, **{f"{s}/{k}": v for s, values in outputs.items() for k, v in values.items()})
     seconds = round(time.perf_counter() - start_time, 3)
-    return {"device": device, "seconds": seconds, "errors": errors, "notes": notes}
+    stages: list[dict[str, Any]] = []
+    config = _config_from(request["config"])
+    if config.compile == "aot":  # an AOTInductor package beside model.pt2, checked against it
+        from pipeline.stages.aot import compile_and_check
+
+        stages, aot_notes = compile_and_check(ws.pt2, ordered, request["outputs"], outputs, config.tolerance_for)
+        notes.extend(aot_notes)
+    return {"device": device, "seconds": seconds, "errors": errors, "notes": notes, "stages": stages}
 
 
 def _run_sets(pt2: Path, sets: dict[str, Any], names: list[str], device: str) -> tuple[dict[str, Any], dict[str, str]]:
