@@ -553,6 +553,7 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline.context import TensorSpec
     from pipeline.inputs import load_sets
     from pipeline.stages.importer import capture, import_model
+    from pipeline.stages.layout import store_channels_last
     from pipeline.stages.torch_export import export_program, save
 
     _torch_numerics()
@@ -577,6 +578,7 @@ def torch_side(request: dict[str, Any]) -> dict[str, Any]:
         example = [torch.from_numpy(example_set[s.name]) for s in specs]
         onnx_of = {module: node for node, module in imported.node_modules.items()}
         program, dynamic, notes = export_program(imported.module, example, specs, onnx_of)
+        store_channels_last(program)  # NHWC end to end on CPU (pipeline/stages/layout.py)
         params, nbytes = save(program, ws.pt2, ws.weights)
     result = TorchResult(
         dynamic_batch=dynamic,

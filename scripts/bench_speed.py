@@ -10,9 +10,10 @@ runs after warm-up:
   conversion wrote one) and the same architecture written by hand in torchvision (random weights,
   same FLOPs), each
 
-  - **eager**;
+  - **eager**: 4-D weights contiguous (NCHW);
   - **channels_last**: 4-D weights (and torchvision's input) in channels-last memory format; the
-    Keras programs take NHWC inputs, whose permute to NCHW is already channels-last;
+    Keras programs take NHWC inputs, whose permute to NCHW is already channels-last. ``model.pt2``
+    stores its weights this way (pipeline/stages/layout.py): this row is the artifact as loaded;
   - **compiled**: ``torch.compile`` with Inductor's ``freezing`` (weights folded as constants),
     one compile per batch size; its compile seconds (first call) are printed;
 * the AOTInductor package (``model_aoti.pt2``, config ``compile: aot``) when the conversion wrote one.
@@ -76,14 +77,15 @@ def _load_model_py(path: Path) -> Any:
     return module.load()
 
 
-def _channels_last(module: Any) -> Any:
-    """``module`` with its 4-D parameters and buffers in channels-last memory format (in place)."""
+def _layout(module: Any, channels_last: bool) -> Any:
+    """``module`` with its 4-D parameters and buffers in channels-last or contiguous memory format (in place)."""
     import torch
 
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     with torch.no_grad():
         for tensor in [*module.parameters(), *module.buffers()]:
             if tensor.dim() == 4:
-                tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+                tensor.data = tensor.data.contiguous(memory_format=memory_format)
     return module
 
 
@@ -122,9 +124,9 @@ def bench_model(key: str, out: Path, args: argparse.Namespace) -> list[dict[str,
         for family, build in builders.items():
             x = nchw if family == "torchvision" else nhwc
             with torch.inference_mode():
-                row["times"][f"{family} eager"] = _time(build(), (x,), args.repeats)
+                row["times"][f"{family} eager"] = _time(_layout(build(), False), (x,), args.repeats)
                 x_cl = x.contiguous(memory_format=torch.channels_last) if family == "torchvision" else x
-                row["times"][f"{family} channels_last"] = _time(_channels_last(build()), (x_cl,), args.repeats)
+                row["times"][f"{family} channels_last"] = _time(_layout(build(), True), (x_cl,), args.repeats)
             if args.compile == "all" or (args.compile == "converted" and family == "converted"):
                 torch._dynamo.reset()
                 inductor_config.freezing = True
