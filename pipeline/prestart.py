@@ -77,6 +77,13 @@ def begin(tasks: list[str], log_dir: Path, env: dict[str, str]) -> None:
             _WAITING[task] = (proc, log_path)
 
 
+def waiting(task: str) -> subprocess.Popen[bytes] | None:
+    """The worker waiting for ``task``, if one is."""
+    with _LOCK:
+        entry = _WAITING.get(task)
+    return entry[0] if entry else None
+
+
 def claim(task: str, log_path: Path, request_path: Path, result_path: Path) -> subprocess.Popen[bytes] | None:
     """The waiting worker for ``task``, handed its request; None when there is none (or it died)."""
     with _LOCK:
