@@ -10,7 +10,8 @@ worker for its task (:func:`claim`) and otherwise starts one as before. Each con
 fresh processes (one per task, as before): a model's worker never serves another model. Workers
 not claimed are killed by :func:`close`.
 
-    python -m pipeline.worker --wait TASK    (started by begin(); reads "REQUEST\\nRESULT\\n" on stdin)
+    python -m pipeline.worker --wait TASK
+        (started by begin(); reads "MODULE:FUNCTION\\nREQUEST\\nRESULT\\n" on stdin)
 """
 
 from __future__ import annotations
@@ -84,8 +85,11 @@ def waiting(task: str) -> subprocess.Popen[bytes] | None:
     return entry[0] if entry else None
 
 
-def claim(task: str, log_path: Path, request_path: Path, result_path: Path) -> subprocess.Popen[bytes] | None:
-    """The waiting worker for ``task``, handed its request; None when there is none (or it died)."""
+def claim(
+    task: str, target: str, log_path: Path, request_path: Path, result_path: Path
+) -> subprocess.Popen[bytes] | None:
+    """The waiting worker for ``task``, handed its function (``module:function``) and request; None
+    when there is none (or it died)."""
     with _LOCK:
         entry = _WAITING.pop(task, None)
     if entry is None:
@@ -96,7 +100,7 @@ def claim(task: str, log_path: Path, request_path: Path, result_path: Path) -> s
         return None
     try:
         assert proc.stdin is not None
-        proc.stdin.write(f"{request_path}\n{result_path}\n".encode())
+        proc.stdin.write(f"{target}\n{request_path}\n{result_path}\n".encode())
         proc.stdin.close()
     except OSError:  # it died between the check and the write
         _stop(proc)

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from pipeline.fixups.base import FixupContext
+from pipeline.fixups.base import FixupContext, FixupResult, rewrite_copy
 from pipeline.onnx_utils import iter_nodes, unique_name
 
 Graph = onnx.GraphProto
@@ -18,7 +18,7 @@ Inits = dict[str, onnx.TensorProto]
 Nodes = dict[str, onnx.NodeProto]
 
 
-def fold_into_conv(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def fold_into_conv(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Fold ``Conv -> Mul(c)``/``Add(c)`` (c constant per output channel) into the weights and bias,
     and ``Pad(zeros, spatial) -> Conv`` into the convolution's own pads.
 
@@ -29,6 +29,10 @@ def fold_into_conv(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     converted program does what a hand-written one does. Only main-graph nodes whose intermediate
     tensor has no other reader (and is no graph output) are folded.
     """
+    return rewrite_copy(model, lambda working: _fold(working, context))
+
+
+def _fold(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     taken = set(inits) | {o for n in graph.node for o in n.output} | {i.name for i in graph.input}
