@@ -31,7 +31,7 @@ def test_orchestrator_stages_import_no_torch() -> None:
         nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["m"]), helper.make_node("Sub", ["x", "m"], ["y"])]
         graph = helper.make_graph(nodes, "g", [x], [y], initializer=[axes])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-        fixed, records = run_fixups(model, DEFAULT_FIXUPS, FixupContext(), copy=False)
+        fixed, records = run_fixups(model, DEFAULT_FIXUPS, FixupContext())
         result = onnxruntime_run.run(fixed, {"set": {"x": np.ones((2, 5), np.float32)}})
         assert result.outputs["set"]["y"].shape == (2, 5)
         print("torch" in sys.modules, "tensorflow" in sys.modules)

@@ -84,18 +84,6 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     if not request.get("skip_export"):
         with timed(stages, "export"):
             exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
-    with timed(stages, "tf_reference"):
-        outputs: dict[str, np.ndarray] = {}
-        for set_name, arrays in sets.items():
-            args = [arrays[s.name] for s in loaded.inputs]
-            values = loaded.function(*args)
-            for name, value in zip(loaded.outputs, values, strict=True):
-                outputs[f"{set_name}/{name}"] = np.asarray(value)
-            if loaded.logits_function is not None and config.compare_logits:
-                for name, value in zip(loaded.outputs, loaded.logits_function(*args), strict=True):
-                    if name in loaded.logits_outputs:
-                        outputs[f"{set_name}/{name}:logits"] = np.asarray(value)
-        np.savez(ws.outputs_tf, **outputs)
     import keras
 
     result = ExportResult(
