@@ -8,6 +8,7 @@ import pytest
 
 from pipeline import prestart
 from pipeline.errors import PipelineError
+from pipeline.stages.torch_side import TORCH_CHECK
 from pipeline.worker import call, child_env
 
 
@@ -17,7 +18,7 @@ def test_a_waiting_worker_runs_the_call_and_reports_its_error(tmp_path: Path) ->
     waiting = prestart.waiting("torch_check")
     request = {"workspace": str(tmp_path / "missing"), "inputs": [], "outputs": [], "config": {}}
     with pytest.raises(PipelineError):
-        call("torch_check", request, in_process=False, log_dir=logs, stage="torch_run")
+        call(TORCH_CHECK, request, in_process=False, log_dir=logs, stage="torch_run")
     assert prestart.waiting("torch_check") is None
     assert waiting is not None and waiting.poll() is not None  # it was the one that ran (and exited)
 
