@@ -63,6 +63,8 @@ class ConversionConfig:
     # Validation: edge-case input sets (zeros, large, negative) and when to localise a divergence.
     edge_inputs: bool = True
     localize: str = "on_failure"  # on_failure | always | never
+    # model.py's image inputs/outputs: as the Keras model has them ("keras") or NCHW ("channels_first")
+    layout: str = "keras"
     allow_custom_objects: bool = False
     custom_objects: tuple[str, ...] = ()
     timeout_s: float = 900.0
@@ -96,6 +98,7 @@ MODEL_KEYS: dict[str, str] = {
     "compare_logits": "bool",
     "edge_inputs": "bool",
     "localize": "str",
+    "layout": "str",
     "allow_custom_objects": "bool",
     "custom_objects": "strlist",
     "timeout_s": "number",
@@ -271,6 +274,12 @@ class _Parser:
                 fields["compile"],
                 f"{where}.compile" if where else "compile",
                 f"expected one of {', '.join(COMPILE_MODES)}, got {changes['compile']!r}",
+            )
+        if "layout" in changes and changes["layout"] not in ("keras", "channels_first"):
+            raise self.fail(
+                fields["layout"],
+                f"{where}.layout" if where else "layout",
+                f"expected keras or channels_first, got {changes['layout']!r}",
             )
         for key in ("batch_size", "timeout_s", "memory_gb"):
             if key in changes and changes[key] is not None and changes[key] <= 0:

@@ -41,6 +41,7 @@ from pipeline.sources import Source, SourceKind, classify
 from pipeline.stages.onnx_side import fixups_stage, onnx_source_stage, onnxruntime_stage
 from pipeline.stages.tensorflow_side import tensorflow_stage
 from pipeline.stages.torch_side import torch_check_stage, torch_stage
+from pipeline.translate.stage import module_stage
 
 __all__ = ["Conversion", "ConversionResult", "convert", "run", "start", "validate_artifacts"]
 
@@ -177,15 +178,16 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
         # torch workers import while the TensorFlow side runs (pipeline/prestart.py)
         prestart_workers(conv, ("torch",) if conv.source.has_tensorflow_side else ("torch", "torch_check"))
         if conv.error is None:  # (an unclassifiable source already failed in start())
-            if conv.source.has_tensorflow_side:  # 1-2. load, inputs, tf2onnx export (TF reference after it)
+            if conv.source.has_tensorflow_side:  # 1-2. load, inputs, tf2onnx export, model.py (TF reference after)
                 tensorflow.until_export(tensorflow_stage)
             else:
                 onnx_source_stage(conv)  # 1-2. an .onnx file: copy it, make inputs
             fixups_stage(conv)  # 3. graph fixups
-            # 3b. ONNX Runtime on the fixed graph, alongside 4-5. import, torch.export, safetensors
-            # and 5b. run model.pt2 in a clean process (and the TensorFlow reference, still running)
-            alongside(conv, onnxruntime_stage, [torch_stage, torch_check_stage])
-            tensorflow.finish()
+            # 3b. ONNX Runtime on the fixed graph, in a thread alongside: the TensorFlow reference (still
+            # running), 2b. model.py in a clean process (pipeline/translate/stage.py), 4-5. import,
+            # torch.export, safetensors, 5b. run model.pt2 in a clean process, 5c. a whole-model model.py
+            main = [tensorflow.finish_stage, module_stage, torch_stage, torch_check_stage, module_stage]
+            alongside(conv, onnxruntime_stage, main)
             validate_stage(conv)  # 6. three-way comparison
     except PipelineError as exc:
         conv.error = exc

@@ -147,6 +147,10 @@ class TensorflowSide:
             own = [s for s in stages if any(s is t for t in self.conv.export.stages)]
             stages[:] = own + [s for s in stages if not any(s is t for t in own)]
 
+    def finish_stage(self, conv: Any) -> None:
+        """:meth:`finish` in the form of a stage (a function of the conversion)."""
+        self.finish()
+
     def join(self) -> None:
         """Wait for the worker, if it is still running (the conversion failed elsewhere meanwhile)."""
         if self.thread is not None:

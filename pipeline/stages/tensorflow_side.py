@@ -67,6 +67,7 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline.overlap import hand_over
     from pipeline.stages.export import export_onnx
     from pipeline.stages.reference import tf_outputs
+    from pipeline.translate.stage import translate_in_tf
 
     tf.config.experimental.enable_tensor_float_32_execution(False)
     ws = Workspace(Path(request["workspace"]))
@@ -84,6 +85,7 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     if not request.get("skip_export"):
         with timed(stages, "export"):
             exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
+        translate_in_tf(loaded, config, ws, stages)  # model.py, model.safetensors, translation.json
     import keras
 
     result = ExportResult(
