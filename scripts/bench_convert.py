@@ -37,7 +37,7 @@ MODELS = {
 }
 # the stages each worker runs (report.json stage names); the rest of its wall time is start-up
 WORKER_STAGES = {
-    "tensorflow": ("load", "inputs", "export", "tf_reference"),
+    "tensorflow": ("load", "inputs", "export", "translate", "tf_reference"),
     "torch": ("import", "torch_probes", "torch_export"),
     "torch_check": ("torch_run",),
 }
