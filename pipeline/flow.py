@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline import outdir
 from pipeline.config import ConversionConfig, default_name
 from pipeline.context import Workspace
 from pipeline.conversion import MODEL_OBJECTS, Conversion, ConversionResult
@@ -91,6 +92,8 @@ def validate_artifacts(
     """
     from pipeline.artifacts import check_torch_file
 
+    if out_dir is not None:  # the artifacts under validation are protected like the source
+        outdir.check_target(Path(out_dir), protect=outdir.protected_paths(onnx_file, torch_file))
     conversion = start(source, out_dir, config, inputs=inputs, isolate=isolate)
     conversion.given["onnx"] = str(Path(onnx_file).resolve())
     if torch_file is not None:
@@ -145,6 +148,8 @@ def start(
         cfg = cfg.with_overrides(inputs_file=str(inputs))
     name = cfg.name or default_name(cfg.source or "model")
     target = Path(out_dir) if out_dir else None
+    if target is not None:  # refused before any work: never replace what the pipeline did not write
+        outdir.check_target(target, protect=outdir.protected_paths(cfg.source, inputs, base_dir=cfg.base_dir))
     staging = staging_dir(target)
     has_tf, has_tv = "tensorflow" in sys.modules, "torchvision" in sys.modules
     if isolate is None:
@@ -210,7 +215,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
 
     report = build_report(conv)
     target = out_dir if out_dir is not None else ws.root
-    publish(conv, report, target, write_report)
+    target = publish(conv, report, target, write_report)
     return ConversionResult(status=conv.status, out_dir=target, report=report, error=conv.error)
 
 

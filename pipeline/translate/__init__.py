@@ -16,15 +16,21 @@ from pipeline.translate.base import Context, Decline, LayerCall, LayerEntry, Tra
 from pipeline.translate.layers import (
     activations,
     applications,
+    attention,
     batch_norm,
     conv,
     dense,
     dropout,
+    embedding,
     merge,
+    normalization,
+    ops,
     padding,
     pooling,
     preprocessing,
+    recurrent,
     reshape,
+    wrappers,
 )
 
 ENTRIES: tuple[LayerEntry, ...] = (
@@ -39,6 +45,12 @@ ENTRIES: tuple[LayerEntry, ...] = (
     *padding.ENTRIES,
     *preprocessing.ENTRIES,
     *applications.ENTRIES,
+    *embedding.ENTRIES,
+    *recurrent.ENTRIES,
+    *ops.ENTRIES,
+    *normalization.ENTRIES,
+    *attention.ENTRIES,
+    *wrappers.ENTRIES,
 )
 
 

@@ -221,9 +221,7 @@ def complete(model_py: Path, weights: Path, pending: list[dict[str, Any]], work_
     for piece in pending:
         specs = [TensorSpec(**s) for s in piece["inputs"]]
         model = onnx_utils.load(piece["onnx"], stage="import")
-        fixed, _ = run_fixups(
-            model, DEFAULT_FIXUPS, FixupContext(inputs=specs, layers=[], model_dir=work_dir), copy=False
-        )
+        fixed, _ = run_fixups(model, DEFAULT_FIXUPS, FixupContext(inputs=specs, layers=[], model_dir=work_dir))
         imported = import_model(fixed, None, model_dir=work_dir)
         example = [_example(s) for s in specs]
         program, _, _ = export_program(imported.module, example, specs, {})

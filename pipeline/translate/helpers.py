@@ -6,6 +6,8 @@ once, above the model class. They use only torch.
 
 from __future__ import annotations
 
+from pipeline.translate.layer_helpers import LAYER_HELPERS
+
 HELPERS: dict[str, str] = {
     "SeparableConv": '''
 class SeparableConv(nn.Module):
@@ -106,3 +108,4 @@ class SharedDropout(nn.Module):
         return x * keep / (1 - self.p)
 ''',
 }
+HELPERS.update(LAYER_HELPERS)  # recurrent loops, multi-head attention
