@@ -74,6 +74,8 @@ class ConversionConfig:
     # Weights adding up to more than this many MB are written as ONNX external data
     # (model.onnx + model.onnx.data); 0: always, a negative value: never (2 GB at most).
     external_data_mb: float = 256.0
+    # "aot": also an AOTInductor package, model_aoti.pt2, checked against model.pt2 (pipeline/stages/aot.py)
+    compile: str = "none"
     base_dir: str | None = None  # folder relative sources are resolved against
 
     def tolerance_for(self, output: str) -> Tolerance:
@@ -105,10 +107,12 @@ MODEL_KEYS: dict[str, str] = {
     "timeout_s": "number",
     "memory_gb": "number",
     "external_data_mb": "number",
+    "compile": "str",
 }
 TOLERANCE_KEYS = ("atol", "rtol")
 INPUT_KEYS = ("shape", "dtype", "low", "high")
 LOCALIZE_MODES = ("on_failure", "always", "never")
+COMPILE_MODES = ("none", "aot")  # pipeline/stages/aot.py
 MIN_OPSET, MAX_OPSET = 13, 18
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]*")  # model names become folder names
 MAX_CONFIG_BYTES = 2 * 2**20  # config and batch files (a zoo of hundreds of models is ~100 KB)
@@ -268,6 +272,12 @@ class _Parser:
                 fields["localize"],
                 f"{where}.localize" if where else "localize",
                 f"expected one of {', '.join(LOCALIZE_MODES)}, got {changes['localize']!r}",
+            )
+        if "compile" in changes and changes["compile"] not in COMPILE_MODES:
+            raise self.fail(
+                fields["compile"],
+                f"{where}.compile" if where else "compile",
+                f"expected one of {', '.join(COMPILE_MODES)}, got {changes['compile']!r}",
             )
         if "layout" in changes and changes["layout"] not in ("keras", "channels_first"):
             raise self.fail(

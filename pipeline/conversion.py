@@ -46,6 +46,7 @@ class Conversion:
     validation: dict[str, Any] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    worker_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each worker call, start-up included
     notes: list[str] = field(default_factory=list)
     error: PipelineError | None = None
     # validation details: input sets that a runtime could not run, ONNX Runtime's node placement,
@@ -91,6 +92,7 @@ class Conversion:
             stage=stage,
         )
         self.peak_rss_mb[task.name] = round(run.peak_rss_mb, 1)
+        self.worker_seconds[task.name] = round(run.seconds, 3)
         return run.result
 
     def record_own_peak(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import onnx
 from onnx import helper
@@ -198,9 +199,8 @@ def _symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
     onnxruntime releases). Returns None if the tool fails outright.
     """
     try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-        inference = SymbolicShapeInference(2**31 - 1, True, False, 0)  # int_max, auto_merge, guess_rank, verbose
+        tool: Any = symbolic_shape_tool()
+        inference = tool.SymbolicShapeInference(2**31 - 1, True, False, 0)  # int_max, auto_merge, guess_rank, verbose
         inference._preprocess(model)
         while inference.run_:
             inference._infer_impl()
@@ -208,3 +208,25 @@ def _symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
         return inference.out_mp_
     except Exception:  # unknown ops (custom domains), ops it does not cover
         return None
+
+
+def symbolic_shape_tool() -> object:
+    """``onnxruntime.tools.symbolic_shape_infer``, loaded from its file.
+
+    Importing it as a module of ``onnxruntime.tools`` runs that package's ``__init__``, which imports
+    torch (``pytorch_export_helpers``): 1.7 s and 0.5 GB in a process that never runs torch.
+    """
+    import importlib.util
+    import sys
+
+    name = "keras2torch_symbolic_shape_infer"
+    if name not in sys.modules:
+        package = importlib.util.find_spec("onnxruntime")
+        assert package is not None and package.origin is not None
+        path = Path(package.origin).parent / "tools" / "symbolic_shape_infer.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]

@@ -73,6 +73,7 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "tolerance": to_json(conv.config.tolerance),
         "torch": to_json(conv.torch) if conv.torch else None,
         "peak_rss_mb": conv.peak_rss_mb,
+        "worker_seconds": conv.worker_seconds,
         "artifacts": artifacts,
         "versions": versions,
         "notes": conv.notes,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import progress, tempdirs
+from pipeline import prestart, progress, tempdirs
 from pipeline.errors import (
     InternalError,
     PipelineError,
@@ -181,7 +181,7 @@ def _subprocess(
         log_path = (log_dir / f"{task.name}.log") if log_dir else Path(tmp) / f"{task.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
+            proc = prestart.claim(task.name, task.target, log_path, req_path, res_path) or subprocess.Popen(
                 command(task, req_path, res_path),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -318,6 +318,12 @@ def own_peak_rss_mb() -> float | None:
 
 def main(argv: list[str]) -> int:
     die_with_parent()
+    if argv[0] == "--wait":  # started ahead of its stage (pipeline.prestart): import, then wait
+        prestart.preload(argv[1])
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 3:  # the conversion ended without this stage
+            os._exit(0)
+        argv = [argv[1], *lines[:3]]
     task, target, req_path, res_path = argv
     request = json.loads(Path(req_path).read_text(encoding="utf-8"))
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pipeline.fixups import (
     bfloat16,
+    fold_into_conv,
     fold_shapes,
     inline_xla_calls,
     ir_version,
@@ -47,6 +48,8 @@ DEFAULT_FIXUPS: Registry[str, Fixup] = registry(
         fold_shapes.fold_shape_arithmetic,
         # tf2onnx's NCHW<->NHWC Transposes that its optimizer leaves around elementwise chains
         transposes.cancel_transposes,
+        # tf2onnx leaves BatchNorm scales after depthwise convs and zero Pads before convs: a pass each in torch
+        fold_into_conv.fold_into_conv,
     ),
 )
 

@@ -332,7 +332,7 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
             saved[i] = layer.activation
             layer.activation = linear
         try:
-            return call(*[tf.constant(a) for a in args])
+            return call(*[tf.convert_to_tensor(a) for a in args])
         finally:
             for i, layer in softmax_layers.items():
                 layer.activation = saved[i]

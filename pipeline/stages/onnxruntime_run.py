@@ -110,6 +110,8 @@ def session(
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the CUDA provider's load failure on CPU machines is expected
+    # idle threads sleep instead of spinning: the torch stages run beside it (pipeline.overlap)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if low_memory is None:
         graph = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
         low_memory = any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.graph.initializer)
