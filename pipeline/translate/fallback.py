@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.context import TensorSpec
-from pipeline.translate.base import Context, LayerCall, Translation, Value
+from pipeline.translate.base import RESERVED, Context, LayerCall, Translation, Value
 from pipeline.translate.codegen import MARKER, class_name
 
 
@@ -188,7 +188,7 @@ def _clean(target: str, taken: set[str], index: int) -> str:
     text = re.sub(r"\W+", "_", text)
     text = re.sub(r"_+", "_", text).strip("_").lower()[-48:].strip("_")
     name = text if text and text[0].isalpha() else f"w{index}_{text}".rstrip("_")
-    while name in taken:
+    while name in taken or name in RESERVED:
         name += "_"
     return name
 
@@ -200,7 +200,7 @@ def _known_name(tensor: Any, known: dict[str, Any], taken: set[str]) -> str | No
     values = tensor.detach().cpu().numpy()
     for name, array in known.items():
         if name not in taken and array.shape == values.shape and np.array_equal(array, values):
-            return name
+            return name if name not in RESERVED else f"{name}_"
     return None
 
 
