@@ -108,11 +108,6 @@ def test_batchnorm_training_mode_gradients(tmp_path: Path) -> None:
     assert result["parameters"]["equal"] and result["parameters"]["keras_non_trainable"] == 16
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nn.BatchNorm2d updates running_var with the unbiased batch variance, Keras with the biased one "
-    "(a translator fix, issue 10); the check measures the difference at 1/(n-1) of the update",
-)
 def test_batchnorm_training_mode_passes(tmp_path: Path) -> None:
     import keras
 
