@@ -581,7 +581,7 @@ def weight_suspects(
     weight tf2onnx computed (a BatchNormalization folded into a Conv) also matches nothing; the
     report says so. Only nodes whose every float weight matches are cleared.
     """
-    from pipeline.weights import read
+    from pipeline.external_data import read
 
     keras_weights: list[tuple[str, np.ndarray]] = []
     for layer in keras_layers:
