@@ -27,6 +27,7 @@ import onnx
 from pipeline import external_data, weight_folding
 from pipeline.context import FixupRecord
 from pipeline.errors import ExportError, Location, UnsupportedError
+from pipeline.helpers import first_line
 from pipeline.layers import layer_of
 from pipeline.onnx_utils import iter_nodes, save, unique_name
 from pipeline.stages.load import LoadedModel
@@ -110,7 +111,7 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
         model = _convert(frozen, concrete.name, opset, dict(handlers.items()), extra_opsets)
     except Exception as exc:
         raise ExportError(
-            f"tf2onnx could not convert the model: {type(exc).__name__}: {_first_line(exc)}",
+            f"tf2onnx could not convert the model: {type(exc).__name__}: {first_line(exc)}",
             stage=STAGE,
             details="\n".join(collector.messages[-20:]) or None,
         ) from None
@@ -347,11 +348,6 @@ def _to_placeholder(graph_def: Any, holder: Any, var: Any, uses: tuple[list[Any]
             node.attr["Tparams"].type = dtype
             node.attr["Tindices"].type = indices_type
             node.attr["Taxis"].type = indices_type
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_all_converted(model: onnx.ModelProto, log: list[str], layers: list[str]) -> None:

@@ -63,10 +63,10 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     import tensorflow as tf
 
     from pipeline import inputs as inputs_mod
-    from pipeline.helpers import package_version
+    from pipeline.helpers import package_version, tf_full_precision
     from pipeline.stages.export import export_onnx
 
-    tf.config.experimental.enable_tensor_float_32_execution(False)
+    tf_full_precision()
     ws = Workspace(Path(request["workspace"]))
     stages: list[StageRecord] = []
     with timed(stages, "load"):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.context import StageRecord, TensorSpec, TorchResult, Workspace, from_json, timed, to_json
+from pipeline.helpers import torch_full_precision
 from pipeline.worker import Task
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def torch_task(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline.stages.importer import capture, import_model
     from pipeline.stages.torch_export import export_program, save
 
-    torch_numerics()
+    torch_full_precision()
     ws = Workspace(Path(request["workspace"]))
     specs = [from_json(TensorSpec, s) for s in request["inputs"]]
     stages: list[StageRecord] = []
@@ -153,7 +154,7 @@ def torch_check_task(request: dict[str, Any]) -> dict[str, Any]:
 
     if "onnx2torch" not in sys.modules:
         block_modules()
-    torch_numerics()
+    torch_full_precision()
     ws = Workspace(Path(request["workspace"]))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     start_time = time.perf_counter()
@@ -173,14 +174,6 @@ def torch_check_task(request: dict[str, Any]) -> dict[str, Any]:
     np.savez(ws.outputs_torch, **{f"{s}/{k}": v for s, values in outputs.items() for k, v in values.items()})
     seconds = round(time.perf_counter() - start_time, 3)
     return {"device": device, "seconds": seconds, "errors": errors, "notes": notes}
-
-
-def torch_numerics() -> None:
-    """Full float32 precision in torch (no TF32 matmuls or convolutions): the comparisons expect it."""
-    import torch
-
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
 
 
 TORCH = Task("torch", torch_task)
