@@ -36,7 +36,7 @@ import onnx
 
 from pipeline.config import Tolerance
 from pipeline.helpers import tf_full_precision, torch_full_precision
-from pipeline.stages.trail import Localization, real_inputs
+from pipeline.stages.trail import real_inputs, walk_result
 from pipeline.stages.validate import compare_arrays
 from pipeline.stages.walk_tf import walk_tf_ort
 from pipeline.stages.walk_torch import walk_ort_torch
@@ -93,13 +93,7 @@ def tf_task(request: dict[str, Any]) -> dict[str, Any]:
 
     tf_full_precision()
     set_name = request["set"]
-    base = Localization(
-        pair="tf_vs_ort",
-        stage="export",
-        status="unavailable",
-        method="every Keras layer's output: TensorFlow layer outputs vs the ONNX tensor leaving the layer's scope",
-        input_set=set_name,
-    )
+    base = walk_result("tf_vs_ort", "unavailable", input_set=set_name)
     _config, loaded = load_source(request)
     if loaded.keras_model is None:
         base.reason = (

@@ -54,6 +54,22 @@ class Localization:
     seconds: float = 0.0
 
 
+# pair -> (the stage under test, what the walk compares)
+WALKS = {
+    "ort_vs_torch": ("import", "every ONNX node's output: ONNX Runtime intermediates vs the torch program's"),
+    "tf_vs_ort": (
+        "export",
+        "every Keras layer's output: TensorFlow layer outputs vs the ONNX tensor leaving the layer's scope",
+    ),
+}
+
+
+def walk_result(pair: str, status: str, **fields: Any) -> Localization:
+    """A :class:`Localization` of the walk for ``pair`` (its stage and method filled in)."""
+    stage, method = WALKS[pair]
+    return Localization(pair=pair, stage=stage, status=status, method=method, **fields)
+
+
 def finite(value: float) -> float:
     """``value``, or a large finite stand-in for inf/nan (JSON has neither)."""
     return float(value) if np.isfinite(value) else 1e30

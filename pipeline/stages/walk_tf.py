@@ -21,6 +21,7 @@ from pipeline.stages.trail import (
     tensor_bytes,
     trail_entry,
     unavailable,
+    walk_result,
 )
 from pipeline.stages.validate import compare_arrays
 
@@ -155,13 +156,7 @@ def walk_tf_ort(
     from pipeline.stages.onnxruntime_run import chunked_intermediates
 
     start = time.perf_counter()
-    result = Localization(
-        pair="tf_vs_ort",
-        stage="export",
-        status="no divergence",
-        method="every Keras layer's output: TensorFlow layer outputs vs the ONNX tensor leaving the layer's scope",
-        device="cpu",
-    )
+    result = walk_result("tf_vs_ort", "no divergence", device="cpu")
     model = onnx.load(str(onnx_path), load_external_data=False)  # weights stay in external data
     layers, inbound, outputs_of = _keras_graph(keras_model)
     names = [str(layer.name) for layer in keras_model.layers]

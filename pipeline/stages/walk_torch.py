@@ -21,6 +21,7 @@ from pipeline.stages.trail import (
     tensor_bytes,
     trail_entry,
     unavailable,
+    walk_result,
 )
 from pipeline.stages.validate import compare_arrays
 
@@ -117,13 +118,7 @@ def walk_ort_torch(
     from pipeline.stages.onnxruntime_run import chunked_intermediates
 
     start = time.perf_counter()
-    result = Localization(
-        pair="ort_vs_torch",
-        stage="import",
-        status="no divergence",
-        method="every ONNX node's output: ONNX Runtime intermediates vs the torch program's",
-        device=device,
-    )
+    result = walk_result("ort_vs_torch", "no divergence", device=device)
     model = onnx.load(str(onnx_path), load_external_data=False)  # weights stay in external data
     module = load_program(pt2_path).module()
     if device != "cpu":
