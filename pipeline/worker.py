@@ -36,6 +36,7 @@ from pipeline.errors import (
     WorkerTimeoutError,
     error_from_dict,
 )
+from pipeline.helpers import tail
 
 PARENT_ENV = "KERAS2TORCH_WORKER_PARENT"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -197,7 +198,7 @@ def _subprocess(
         seconds = time.perf_counter() - start
         if killed_for is not None:
             error_type, reason = killed_for
-            raise error_type(f"the {task.name} worker was stopped: {reason}", stage=stage, details=_tail(log_path))
+            raise error_type(f"the {task.name} worker was stopped: {reason}", stage=stage, details=tail(log_path))
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
@@ -205,14 +206,14 @@ def _subprocess(
                 f"the {task.name} worker crashed with signal {name}"
                 + (" (killed: out of memory?)" if sig == signal.SIGKILL else ""),
                 stage=stage,
-                details=_tail(log_path),
+                details=tail(log_path),
             )
         if not res_path.is_file():
             code = os.WEXITSTATUS(status)
             raise WorkerCrashError(
                 f"the {task.name} worker exited with code {code} without a result",
                 stage=stage,
-                details=_tail(log_path),
+                details=tail(log_path),
             )
         payload = json.loads(res_path.read_text(encoding="utf-8"))
     if not payload["ok"]:
@@ -289,14 +290,6 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     except ChildProcessError:
         pass
     proc.returncode = -1
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def own_peak_rss_mb() -> float | None:

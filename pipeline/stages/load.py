@@ -24,6 +24,7 @@ import numpy as np
 from pipeline.config import ConversionConfig
 from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError, NotAModelError, UnsafeModelError, UserError
+from pipeline.helpers import first_line
 from pipeline.inputs import application_range
 from pipeline.sources import Source, SourceKind
 from pipeline.stages import archive_refs
@@ -109,7 +110,7 @@ def _load_keras3(path: str, config: ConversionConfig) -> Any:
 
 def _keras_load_error(path: str, exc: Exception) -> UserError:
     text = str(exc)
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = first_line(exc)
     archive = archive_refs.archive_config(path)
     missing = archive_refs.missing_packages(archive)
     if missing:
@@ -212,16 +213,11 @@ def _build_callable(spec: str, config: ConversionConfig) -> Any:
     except Exception as exc:
         if "URL fetch failure" in str(exc) or "HTTP" in type(exc).__name__:
             raise UserError(
-                f"{spec}(**{kwargs}) tried to download weights and failed: {_first_line(exc)}",
+                f"{spec}(**{kwargs}) tried to download weights and failed: {first_line(exc, 300)}",
                 stage=STAGE,
                 hint="set `kwargs: {weights: null}` in the config",
             ) from None
         raise
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- Keras models
@@ -430,7 +426,7 @@ def _from_saved_model(path: str, config: ConversionConfig) -> LoadedModel:
     try:
         loaded = tf.saved_model.load(path)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise NotAModelError(f"{path} could not be loaded as a SavedModel: {first}", stage=STAGE) from None
     signatures = dict(getattr(loaded, "signatures", {}) or {})
     if "serving_default" not in signatures:

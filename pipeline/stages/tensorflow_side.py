@@ -63,14 +63,14 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     import tensorflow as tf
 
     from pipeline import inputs as inputs_mod
-    from pipeline.helpers import package_version
+    from pipeline.helpers import package_version, tf_full_precision
     from pipeline.overlap import hand_over
     from pipeline.precision import compute_dtype
     from pipeline.stages.export import export_onnx
     from pipeline.stages.reference import tf_outputs
     from pipeline.translate.stage import translate_in_tf
 
-    tf.config.experimental.enable_tensor_float_32_execution(False)
+    tf_full_precision()
     ws = Workspace(Path(request["workspace"]))
     stages: list[StageRecord] = []
     with timed(stages, "load"):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.context import StageRecord, TensorSpec, TorchResult, Workspace, from_json, timed, to_json
+from pipeline.helpers import torch_full_precision
 from pipeline.translate.stage import module_program_used, write_whole_model
 from pipeline.worker import Task
 
@@ -78,7 +79,7 @@ def torch_task(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline.stages.layout import store_channels_last
     from pipeline.stages.torch_export import export_program, save
 
-    torch_numerics()
+    torch_full_precision()
     ws = Workspace(Path(request["workspace"]))
     specs = [from_json(TensorSpec, s) for s in request["inputs"]]
     stages: list[StageRecord] = []
@@ -157,7 +158,7 @@ def torch_check_task(request: dict[str, Any]) -> dict[str, Any]:
 
     if "onnx2torch" not in sys.modules and "custom_ops" not in sys.modules:  # a fresh process
         block_modules()
-    torch_numerics()
+    torch_full_precision()
     ws = Workspace(Path(request["workspace"]))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     start_time = time.perf_counter()
@@ -195,14 +196,6 @@ def _run_sets(pt2: Path, sets: dict[str, Any], names: list[str], device: str) ->
 
     errors: dict[str, str] = {}
     return run_program(pt2, sets, names, device, errors=errors), errors
-
-
-def torch_numerics() -> None:
-    """Full float32 precision in torch (no TF32 matmuls or convolutions): the comparisons expect it."""
-    import torch
-
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
 
 
 TORCH = Task("torch", torch_task)
