@@ -143,6 +143,7 @@ def run_task(request: dict[str, Any], source: Any, inputs: Any) -> dict[str, Any
         found = {"code": code_digest(), "versions": tool_versions()}
         if found != request["expect"]:
             differs = [k for k in found["versions"] if found["versions"][k] != request["expect"]["versions"].get(k)]
+            differs += ["pipeline code"] if found["code"] != request["expect"]["code"] else []
             error = UserError(
                 f"node {node['host']} ({node['ip']}) runs other pipeline code or tool versions than the driver"
                 + (f" ({', '.join(differs)})" if differs else ""),
@@ -227,6 +228,8 @@ class RayEngine:
                 _memory=psutil.virtual_memory().total,  # schedule by this machine's memory
                 include_dashboard=False,
             )
+        else:
+            _probe(self.address)
         try:  # "local": a new instance, even when RAY_ADDRESS names a cluster
             ray.init(address=self.address or "local", **options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -348,6 +351,22 @@ class RayEngine:
         (staging / folder).rename(target)
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _probe(address: str, timeout_s: float = 10.0) -> None:
+    """Fail fast on a cluster address nothing answers at: Ray's own client retries such a GCS for ever."""
+    if address == "auto":  # the cluster `ray start` last started on this machine
+        current = Path(os.environ.get("RAY_TMPDIR", "/tmp"), "ray", "ray_current_cluster")
+        address = current.read_text(encoding="utf-8").strip() if current.is_file() else ""
+        if not address:
+            raise UserError("--address auto: no Ray cluster was started on this machine (ray start)", stage="batch")
+    if address.startswith("ray://") or ":" not in address:
+        return  # Ray Client has its own connection timeout
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"no Ray cluster answers at {address}: {exc}", stage="batch") from exc
 
 
 def _alive_nodes(ray: Any) -> list[dict[str, Any]]:
