@@ -21,8 +21,9 @@ heap); the batch unpacks it beside ``OUT`` and renames it into place, as the loc
 publishes. Paths of the node's scratch copy are written back as the driver's paths in the report.
 
 A task whose worker or node is lost (the node died, its raylet went away, the result object was
-lost with it) runs once more, where Ray can still place it, and its report and progress line
-say so; a second loss is a ``crash``. A model no node could ever hold is a ``user_error``.
+lost with it) runs once more, on another node when one fits (a dead node gets nothing anyway),
+and its report and progress line say so; a second loss is a ``crash``. A model no node could
+ever hold is a ``user_error``.
 Ctrl-C or SIGTERM cancels every running task (its worker is killed, and its conversion tree dies
 with it, see :func:`pipeline.worker.die_with_parent`).
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import tarfile
@@ -193,6 +195,7 @@ class _Task:
     job: Any  # pipeline.batch's queued job: entry, config, folder, info
     attempt: int = 1
     lost: list[str] = field(default_factory=list)  # why earlier attempts ended
+    lost_nodes: list[str] = field(default_factory=list)  # the nodes they ended on, where Ray names them
 
 
 class RayEngine:
@@ -261,10 +264,12 @@ class RayEngine:
     def _submit(self, ray: Any, batch: Any, task: _Task) -> None:
         job, config = task.job, task.job.config
         memory = int(config.memory_gb * 2**30) if config.memory_gb else 0
-        if not any(
-            n["Resources"].get("CPU", 0) >= config.num_cpus and n["Resources"].get("memory", 0) >= memory
+        fitting = [
+            n["NodeID"]
             for n in _alive_nodes(ray)
-        ):
+            if n["Resources"].get("CPU", 0) >= config.num_cpus and n["Resources"].get("memory", 0) >= memory
+        ]
+        if not fitting:
             error = UserError(
                 f"no node of the Ray cluster has {config.num_cpus:g} CPUs and {memory / 2**30:g} GB of memory"
                 " (the entry's num_cpus and memory_gb) to run this model",
@@ -288,9 +293,13 @@ class RayEngine:
                     blobs[i] = ray.put(pack(path, path.name, work))
                     request[f"{key}_name"], request[f"{key}_path"] = path.name, str(path)
             shutil.rmtree(work, ignore_errors=True)  # the object store holds the copies now
-        remote = ray.remote(max_calls=1)(run_task).options(
-            num_cpus=config.num_cpus, memory=memory, max_retries=0, name=f"convert {job.entry.name}"
-        )
+        options: dict[str, Any] = {"num_cpus": config.num_cpus, "memory": memory, "max_retries": 0}
+        others = [n for n in fitting if n not in task.lost_nodes]
+        if others and set(task.lost_nodes) & set(fitting):  # the node that lost it still lives: go elsewhere
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(others[0], soft=True)
+        remote = ray.remote(max_calls=1)(run_task).options(name=f"convert {job.entry.name}", **options)
         self.refs[remote.remote(request, *blobs)] = task
         batch.workers_started += 1
         batch.progress.started(job.entry.name)
@@ -312,6 +321,7 @@ class RayEngine:
                 )
             elif task.attempt < ATTEMPTS:
                 task.lost.append(f"{type(exc).__name__}: {_first_line(exc)}")
+                task.lost_nodes += re.findall(r"node ID: ([0-9a-f]{16,})", str(exc), flags=re.IGNORECASE)
                 task.attempt += 1
                 batch.progress.line(f"retrying {task.job.entry.name}: its worker or node was lost ({task.lost[-1]})")
                 pending.insert(0, task)
