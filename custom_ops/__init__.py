@@ -34,15 +34,13 @@ def torch_converters() -> Registry[tuple[str, str, int], Any]:
     return registry
 
 
-def tf2onnx_handlers() -> tuple[dict[str, tuple[Any, dict[str, Any]]], list[Any]]:
-    """tf2onnx ``custom_op_handlers`` and ``extra_opset`` for every TF handler in :data:`TF_OPS`."""
-    handlers: dict[str, tuple[Any, dict[str, Any]]] = {}
+def tf2onnx_handlers() -> tuple[Registry[str, tuple[Any, dict[str, Any]]], list[Any]]:
+    """tf2onnx ``custom_op_handlers`` (TF op -> (handler, kwargs)) and ``extra_opset`` for :data:`TF_OPS`."""
+    handlers: Registry[str, tuple[Any, dict[str, Any]]] = Registry("tf2onnx handler for TF op")
     for op in TF_OPS:
         for handler in op.tf:
             for tf_op in handler.tf_ops:
-                if tf_op in handlers:
-                    raise ValueError(f"TF op {tf_op!r} has two handlers")
-                handlers[tf_op] = (handler.fn, {})
+                handlers.add(tf_op, (handler.fn, {}))
     extra = []
     if any(op.onnx_function for op in TF_OPS):
         from onnx import helper

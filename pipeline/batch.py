@@ -48,7 +48,7 @@ from typing import Any, Protocol, TextIO
 from pipeline.config import NAME_PATTERN, BatchEntry, ConversionConfig, load_batch
 from pipeline.context import to_json
 from pipeline.errors import ConfigError, PipelineError, UserError, WorkerCrashError, error_from_dict
-from pipeline.worker import WorkerLimits, kill_tree, over_limits, tree_rss
+from pipeline.worker import Task, WorkerLimits, kill_tree, over_limits, tree_rss
 
 STATUSES = ("passed", "failed", "error")
 # report["error"]["kind"] -> the batch's kind of error
@@ -149,13 +149,17 @@ class _Job:
 def convert_task(request: dict[str, Any]) -> dict[str, Any]:
     """Worker task: one conversion of a batch, published to ``request["out"]`` with the batch's fingerprint."""
     from pipeline import flow
+    from pipeline.config import from_json as config_from_json
 
-    config = flow._config_from(request["config"])
+    config = config_from_json(request["config"])
     out = Path(request["out"])
     conv = flow.start(config.source, out, config, isolate=True)
     conv.batch = request["batch"]
     result = flow.run(conv, out)
     return {"status": result.status}
+
+
+CONVERT = Task("convert", convert_task)
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -528,7 +532,7 @@ class _Batch:
             raise
 
     def _start(self, job: _Job) -> None:
-        from pipeline.worker import _child_env
+        from pipeline.worker import child_env, command
 
         work = self.out / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
@@ -539,15 +543,11 @@ class _Batch:
         job.files["request.json"].write_text(json.dumps(request), encoding="utf-8")
         with open(job.files["log"], "wb") as log:
             job.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    *("-m", "pipeline.worker", "convert"),
-                    *(str(job.files["request.json"]), str(job.files["result.json"])),
-                ],
+                command(CONVERT, job.files["request.json"], job.files["result.json"]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**_child_env(), "TMPDIR": str(job.files["tmp"])},
+                env={**child_env(), "TMPDIR": str(job.files["tmp"])},
                 start_new_session=True,
             )
         self.workers_started += 1
@@ -670,7 +670,8 @@ def _error_report(
 ) -> dict[str, Any]:
     """Publish a report for a model the conversion could not report on itself (killed, crashed, bad entry)."""
     from pipeline.context import Workspace
-    from pipeline.flow import Conversion, _publish
+    from pipeline.conversion import Conversion
+    from pipeline.publish import publish
     from pipeline.report import build_report, write_report
     from pipeline.sources import Source, SourceKind, classify
 
@@ -685,7 +686,7 @@ def _error_report(
         source = Source(SourceKind.UNKNOWN, config.source or "")
     conv = Conversion(source=source, config=config, name=name, workspace=Workspace(staging), error=error, batch=info)
     report = build_report(conv)
-    _publish(conv, report, target, write_report)
+    publish(conv, report, target, write_report)
     return report
 
 

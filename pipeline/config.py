@@ -412,3 +412,16 @@ def from_mapping(data: dict[str, Any], where: str = "config") -> ConversionConfi
     if node is None:
         return ConversionConfig()
     return parser.entry(node, "", ConversionConfig())
+
+
+def from_json(data: dict[str, Any]) -> ConversionConfig:
+    """A config back from its JSON form (``to_json`` of a :class:`ConversionConfig`, as workers receive it)."""
+    data = dict(data)
+    data["tolerance"] = Tolerance(**data["tolerance"])
+    data["tolerances"] = {k: Tolerance(**v) for k, v in data.get("tolerances", {}).items()}
+    data["inputs"] = {
+        k: InputOverride(**{**v, "shape": tuple(v["shape"]) if v.get("shape") else None})
+        for k, v in data.get("inputs", {}).items()
+    }
+    data["custom_objects"] = tuple(data.get("custom_objects", ()))
+    return ConversionConfig(**data)

@@ -67,3 +67,11 @@ class Registry(Generic[K, V]):
 
     def values(self) -> Iterator[V]:
         return iter(self._entries.values())
+
+    def without(self, *keys: K) -> Registry[K, V]:
+        """A copy without ``keys``, in the same order (to run all entries but some)."""
+        return Registry(self.what, ((k, v) for k, v in self._entries.items() if k not in keys))
+
+    def plus(self, *entries: tuple[K, V]) -> Registry[K, V]:
+        """A copy with ``entries`` appended (duplicates refused as by :meth:`add`)."""
+        return Registry(self.what, [*self._entries.items(), *entries])

@@ -13,7 +13,7 @@ from pipeline.context import to_json
 from pipeline.report_validation import fmt
 
 if TYPE_CHECKING:
-    from pipeline.flow import Conversion
+    from pipeline.conversion import Conversion
 
 SCHEMA_VERSION = 1
 ARTIFACTS = {
@@ -60,7 +60,7 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "logits_compared": sorted(conv.probes),
         "fixups": [to_json(f) for f in conv.fixups],
         # validation: the input sets, where ONNX Runtime ran each node, per-pair results, the verdict
-        "mode": "validate" if conv.given else "convert",
+        "mode": "validate" if conv.validating else "convert",
         "validated_artifacts": dict(conv.given),
         "input_sets": conv.input_sets,
         "onnxruntime": {"providers": conv.providers, **conv.ort_placement},

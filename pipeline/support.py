@@ -17,14 +17,14 @@ def support_table() -> str:
         "",
         "| # | fixup | what it handles | why |",
         "|---|---|---|---|",
-        *(f"| {i} | `{f.name}` | {f.doc.summary} | {f.doc.reason} |" for i, f in enumerate(TRACE_FIXUPS, 1)),
+        *(f"| {i} | `{f.name}` | {f.doc.summary} | {f.doc.reason} |" for i, f in enumerate(TRACE_FIXUPS.values(), 1)),
         "",
         "## Graph fixups (on the ONNX model), in the order they run",
         "",
         "| # | fixup | what it handles | why |",
         "|---|---|---|---|",
     ]
-    for i, fixup in enumerate(DEFAULT_FIXUPS, 1):
+    for i, fixup in enumerate(DEFAULT_FIXUPS.values(), 1):
         lines.append(f"| {i} | `{fixup.name}` | {fixup.doc.summary} | {fixup.doc.reason} |")
     lines += [
         "",

@@ -1,9 +1,10 @@
 """Run a stage in its own process (or in this one), exchanging JSON and files.
 
 TensorFlow and torch never share a process on the CLI path: importing TensorFlow and then
-torchvision in one process crashes (exit 139). A stage task is a function ``request -> result``
-(plain JSON) named in :data:`TASKS`; :func:`call` runs it either in a fresh interpreter
-(``python -m pipeline.worker TASK REQUEST RESULT``) or in this process. A worker that dies by a
+torchvision in one process crashes (exit 139). A stage task is a :class:`Task`: a name (its log
+file and errors) and a function ``request -> result`` (plain JSON) that lives with its stage;
+:func:`call` runs it either in a fresh interpreter (:func:`command`: ``python -m pipeline.worker
+NAME MODULE:FUNCTION REQUEST RESULT``) or in this process. A worker that dies by a
 signal, passes its timeout or its memory cap becomes a :class:`WorkerCrashError`; an error the
 task raised on purpose comes back as the same typed error. Each call reports the worker's peak
 resident memory.
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,17 +36,23 @@ from pipeline.errors import (
     error_from_dict,
 )
 
-TASKS = {
-    "tensorflow": "pipeline.flow:tensorflow_side",
-    "torch": "pipeline.flow:torch_side",
-    "torch_check": "pipeline.flow:torch_check",
-    "localize_torch": "pipeline.stages.localize:torch_task",
-    "localize_tf": "pipeline.stages.localize:tf_task",
-    "convert": "pipeline.batch:convert_task",  # one whole conversion of a batch
-}
 PARENT_ENV = "KERAS2TORCH_WORKER_PARENT"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _POLL_S = 0.05
+_TASK_PACKAGES = ("pipeline.", "custom_ops.")  # a worker runs functions of this project only
+
+
+@dataclass(frozen=True)
+class Task:
+    """A stage task a worker can run: its name (log file, errors) and its function ``request -> result``."""
+
+    name: str
+    fn: Callable[[dict[str, Any]], dict[str, Any]]
+
+    @property
+    def target(self) -> str:
+        """``module:function``, how a fresh interpreter finds the function."""
+        return f"{self.fn.__module__}:{self.fn.__qualname__}"
 
 
 @dataclass
@@ -66,13 +73,20 @@ class WorkerRun:
     in_process: bool
 
 
-def _resolve(task: str) -> Any:
-    module, attr = TASKS[task].split(":")
-    return getattr(importlib.import_module(module), attr)
+def _resolve(target: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    module, attr = target.split(":")
+    if not module.startswith(_TASK_PACKAGES):
+        raise ValueError(f"not a task of this project: {target}")
+    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+
+def command(task: Task, request: Path, result: Path) -> list[str]:
+    """The command line that runs ``task`` on the request file in a fresh interpreter."""
+    return [sys.executable, "-m", "pipeline.worker", task.name, task.target, str(request), str(result)]
 
 
 def call(
-    task: str,
+    task: Task,
     request: dict[str, Any],
     *,
     in_process: bool,
@@ -86,10 +100,10 @@ def call(
         import resource
 
         with _caller_numerics_kept():
-            result = _resolve(task)(request)
+            result = task.fn(request)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return WorkerRun(result=result, peak_rss_mb=peak, seconds=time.perf_counter() - start, in_process=True)
-    return _subprocess(task, request, log_dir, limits or WorkerLimits(), stage or task, start)
+    return _subprocess(task, request, log_dir, limits or WorkerLimits(), stage or task.name, start)
 
 
 @contextmanager
@@ -111,7 +125,8 @@ def _caller_numerics_kept() -> Iterator[None]:
             setter(value)
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
+    """The environment of a worker: this project importable, quiet TensorFlow, tied to this process."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -156,19 +171,19 @@ def tree_rss(pid: int) -> int:
 
 
 def _subprocess(
-    task: str, request: dict[str, Any], log_dir: Path | None, limits: WorkerLimits, stage: str, start: float
+    task: Task, request: dict[str, Any], log_dir: Path | None, limits: WorkerLimits, stage: str, start: float
 ) -> WorkerRun:
-    with tempfile.TemporaryDirectory(prefix=f"k2t-{task}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"k2t-{task.name}-") as tmp:
         req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
         req_path.write_text(json.dumps(request), encoding="utf-8")
-        log_path = (log_dir / f"{task}.log") if log_dir else Path(tmp) / f"{task}.log"
+        log_path = (log_dir / f"{task.name}.log") if log_dir else Path(tmp) / f"{task.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.worker", task, str(req_path), str(res_path)],
+                command(task, req_path, res_path),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=_child_env(),
+                env=child_env(),
                 start_new_session=True,
             )
             try:
@@ -180,12 +195,12 @@ def _subprocess(
         seconds = time.perf_counter() - start
         if killed_for is not None:
             error_type, reason = killed_for
-            raise error_type(f"the {task} worker was stopped: {reason}", stage=stage, details=_tail(log_path))
+            raise error_type(f"the {task.name} worker was stopped: {reason}", stage=stage, details=_tail(log_path))
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
             raise WorkerCrashError(
-                f"the {task} worker crashed with signal {name}"
+                f"the {task.name} worker crashed with signal {name}"
                 + (" (killed: out of memory?)" if sig == signal.SIGKILL else ""),
                 stage=stage,
                 details=_tail(log_path),
@@ -193,7 +208,7 @@ def _subprocess(
         if not res_path.is_file():
             code = os.WEXITSTATUS(status)
             raise WorkerCrashError(
-                f"the {task} worker exited with code {code} without a result",
+                f"the {task.name} worker exited with code {code} without a result",
                 stage=stage,
                 details=_tail(log_path),
             )
@@ -301,10 +316,10 @@ def own_peak_rss_mb() -> float | None:
 
 def main(argv: list[str]) -> int:
     die_with_parent()
-    task, req_path, res_path = argv
+    task, target, req_path, res_path = argv
     request = json.loads(Path(req_path).read_text(encoding="utf-8"))
     try:
-        payload: dict[str, Any] = {"ok": True, "result": _resolve(task)(request)}
+        payload: dict[str, Any] = {"ok": True, "result": _resolve(target)(request)}
     except PipelineError as exc:
         payload = {"ok": False, "error": exc.to_dict()}
     except Exception as exc:

@@ -64,7 +64,7 @@ def main() -> int:
     variants = {}
     for label, fixups in (
         ("with", DEFAULT_FIXUPS),
-        ("without", tuple(f for f in DEFAULT_FIXUPS if f.name != args.fixup)),
+        ("without", DEFAULT_FIXUPS.without(args.fixup)),
     ):
         fixed, _ = run_fixups(model, fixups, FixupContext(inputs=specs))
         options = ort.SessionOptions()

@@ -243,21 +243,23 @@ def test_a_fixup_that_corrupts_a_weight_is_blamed(
     from onnx import numpy_helper
 
     from pipeline import fixups
-    from pipeline.fixups.base import Fixup
+    from pipeline.fixups.base import Fixup, FixupResult
 
-    def scale_conv2_kernel(model: onnx.ModelProto, context: Any) -> list[str]:
+    def scale_conv2_kernel(model: onnx.ModelProto, context: Any) -> FixupResult[onnx.ModelProto]:
         """Scales one channel of conv2's kernel (a broken fixup, for this test).
 
         Stands for a fixup with a bug.
         """
+        model = onnx.ModelProto.FromString(model.SerializeToString())  # a copy: the input stays as it was
         inits = {i.name: i for i in model.graph.initializer}
         node = next(n for n in model.graph.node if n.op_type == "Conv" and "/conv2" in n.name)
         value = numpy_helper.to_array(inits[node.input[1]]).copy()
         value[5] *= 1.5
         inits[node.input[1]].CopyFrom(numpy_helper.from_array(value, node.input[1]))
-        return [f"scaled a channel of {node.name}"]
+        return FixupResult(model, [f"scaled a channel of {node.name}"])
 
-    monkeypatch.setattr(fixups, "DEFAULT_FIXUPS", (*fixups.DEFAULT_FIXUPS, Fixup.of(scale_conv2_kernel)))
+    broken = fixups.DEFAULT_FIXUPS.plus(("scale_conv2_kernel", Fixup.of(scale_conv2_kernel)))
+    monkeypatch.setattr(fixups, "DEFAULT_FIXUPS", broken)
     result = pipeline.convert(str(model_files["keras"]), tmp_path / "out")
     report = result.report
     assert report["validation"]["tf_vs_ort"]["passed"] is False

@@ -1,30 +1,34 @@
-"""The fixup contract: ``fn(model, context) -> list of changes`` on a working copy of the graph.
+"""The fixup contract: ``fn(subject, context) -> FixupResult(subject, changes)``, never in place.
 
-A fixup handles one quirk of one tool (tf2onnx, onnx2torch, onnxruntime). It returns a list of
-human-readable changes; an empty list means it declined. :func:`run_fixups` copies the exported
-model once, runs the fixups in their explicit order, and checks the result with
-``onnx.checker``; a fixup that raises is reported by name together with the ones before it.
+A fixup handles one quirk of one tool (tf2onnx, onnx2torch, onnxruntime). Graph fixups take an
+``onnx.ModelProto``, trace fixups (:mod:`pipeline.fixups.trace`) a traced TensorFlow function; both
+are :class:`Fixup` s and both return a :class:`FixupResult`: the rewritten subject (a new object;
+the input is left as it was, as a ``torch.fx`` pass leaves its input) and a list of human-readable
+changes. An empty list means it declined, and the subject comes back as it was given.
+:func:`run_fixups` runs fixups in their explicit order (a :class:`Registry`); a fixup that raises
+is reported by name together with the ones before it.
 
-The model a fixup sees holds the graph only when its weights are in external data (large models
-always are): initializers then carry file references, and :meth:`FixupContext.array` reads one.
+The model a graph fixup sees holds the graph only when its weights are in external data (large
+models always are): initializers then carry file references, and :meth:`FixupContext.array` reads one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 import onnx
 
 from pipeline.context import FixupRecord, TensorSpec
 from pipeline.errors import InternalError, PipelineError
-from pipeline.registry import Doc
+from pipeline.registry import Doc, Registry
 
 STAGE = "fixups"
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,12 +53,27 @@ class FixupContext:
         return read(tensor, self.model_dir)
 
 
-FixupFn = Callable[[onnx.ModelProto, FixupContext], list[str]]
+class FixupResult(NamedTuple, Generic[T]):
+    """What a fixup returns: the rewritten subject (the input itself when it declined) and what changed."""
+
+    model: T
+    changes: list[str]
+
+
+def rewrite_copy(model: onnx.ModelProto, rewrite: Callable[[onnx.ModelProto], list[str]]) -> FixupResult[Any]:
+    """Run an in-place ``rewrite`` on a copy of ``model``: the copy if it changed something, else ``model``."""
+    working = onnx.ModelProto()
+    working.CopyFrom(model)
+    changes = rewrite(working)
+    return FixupResult(working if changes else model, changes)
+
+
+FixupFn = Callable[[Any, FixupContext], FixupResult[Any]]
 
 
 @dataclass(frozen=True)
 class Fixup:
-    """A registered graph fixup."""
+    """A registered fixup (of the ONNX graph or of the traced TensorFlow function)."""
 
     name: str
     fn: FixupFn
@@ -64,35 +83,37 @@ class Fixup:
     def of(cls, fn: FixupFn) -> Fixup:
         return cls(name=fn.__name__, fn=fn, doc=Doc.of(fn))
 
-    def __call__(self, model: onnx.ModelProto, context: FixupContext) -> list[str]:
-        return self.fn(model, context)
+    def __call__(self, subject: Any, context: FixupContext) -> FixupResult[Any]:
+        return self.fn(subject, context)
+
+
+def registry(what: str, fixups: Iterable[FixupFn]) -> Registry[str, Fixup]:
+    """``fixups`` as a :class:`Registry` by name, in the order given (the order they run in)."""
+    return Registry(what, ((f.name, f) for f in map(Fixup.of, fixups)))
 
 
 def run_fixups(
-    model: onnx.ModelProto, fixups: Sequence[Fixup], context: FixupContext, *, copy: bool = True
-) -> tuple[onnx.ModelProto, list[FixupRecord]]:
-    """Apply ``fixups`` in order to a copy of ``model``; return it and a record of each that fired."""
-    if copy:
-        working = onnx.ModelProto()
-        working.CopyFrom(model)
-    else:
-        working = model
-    records = run_in_order(fixups, lambda fixup: fixup(working, context), "fixup", STAGE)
-    return working, records
-
-
-def run_in_order(fixups: Sequence[Any], apply: Callable[[Any], list[str]], kind: str, stage: str) -> list[FixupRecord]:
-    """Call ``apply(fixup)`` for each of ``fixups`` (each has a ``name``) in order; a record of each that fired.
+    subject: T,
+    fixups: Registry[str, Fixup] | Iterable[Fixup],
+    context: FixupContext | None = None,
+    *,
+    kind: str = "fixup",
+    stage: str = STAGE,
+) -> tuple[T, list[FixupRecord]]:
+    """Apply ``fixups`` in order to ``subject``; return the result and a record of each that fired.
 
     A fixup that raises anything but a :class:`PipelineError` becomes an :class:`InternalError`
     that names it (``kind`` says which sort of fixup) and the ones that ran before it.
     """
+    entries = list(fixups.values()) if isinstance(fixups, Registry) else list(fixups)
+    context = context if context is not None else FixupContext()
+    current = subject
     records: list[FixupRecord] = []
     done: list[str] = []
-    for fixup in fixups:
+    for fixup in entries:
         start = time.perf_counter()
         try:
-            changes = apply(fixup)
+            result = fixup(current, context)
         except PipelineError:
             raise
         except Exception as exc:
@@ -102,6 +123,8 @@ def run_in_order(fixups: Sequence[Any], apply: Callable[[Any], list[str]], kind:
                 stage=stage,
             ) from exc
         done.append(fixup.name)
-        if changes:
-            records.append(FixupRecord(name=fixup.name, changes=changes, seconds=round(time.perf_counter() - start, 3)))
-    return records
+        current = result.model
+        if result.changes:
+            seconds = round(time.perf_counter() - start, 3)
+            records.append(FixupRecord(name=fixup.name, changes=result.changes, seconds=seconds))
+    return current, records

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from pipeline.fixups.base import FixupContext
+from pipeline.fixups.base import FixupContext, FixupResult, rewrite_copy
 from pipeline.onnx_utils import infer_shapes, subgraph_inputs, unique_name
 
 MAX_ROUNDS = 6
@@ -295,13 +295,17 @@ _FOLDABLE = (
 )
 
 
-def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def fold_shape_arithmetic(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Replace Shape -> Gather/Slice -> Concat -> Reshape/Expand chains by constants (batch as -1 or 1).
 
     tf2onnx exports Keras' Flatten, Reshape and broadcasts as shape arithmetic on tensor values;
     torch.export cannot trace a reshape whose target comes from tensor data, and onnx2torch keeps
     the chain as run-time ops. With every dimension but the batch pinned, all of it folds.
     """
+    return rewrite_copy(model, lambda working: _fold(working, context))
+
+
+def _fold(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     changes: list[str] = []
     graph = model.graph
     for _ in range(MAX_ROUNDS):

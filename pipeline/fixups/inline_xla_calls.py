@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.fixups.base import FixupContext, FixupResult
+
 CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
 _NO_INLINE = ("_XlaMustCompile", "_noinline")
 SUFFIX = "_inlinable"
@@ -13,7 +15,7 @@ def _marked(function_def: Any) -> bool:
     return any(function_def.attr[key].b for key in _NO_INLINE if key in function_def.attr)
 
 
-def inline_xla_calls(function: Any) -> tuple[Any, list[str]]:
+def inline_xla_calls(function: Any, context: FixupContext) -> FixupResult[Any]:
     """Inline the calls of functions marked for XLA compilation (``jit_compile=True``) into the graph.
 
     Keras 3 runs grouped convolutions through a ``tf.function(jit_compile=True)`` on CPU
@@ -29,7 +31,7 @@ def inline_xla_calls(function: Any) -> tuple[Any, list[str]]:
     library = {f.signature.name: f for f in graph_def.library.function}
     marked = {name for name, f in library.items() if _marked(f)}
     if not marked:
-        return function, []
+        return FixupResult(function, [])
     # The eager context holds every library function under its name: each one that changes (the
     # marked ones, and any that calls a changed one) gets a new name.
     changed = set(marked)
@@ -60,7 +62,7 @@ def inline_xla_calls(function: Any) -> tuple[Any, list[str]]:
     left = [n.name for n in _all_nodes(result) if n.op in CALL_OPS and n.attr["f"].func.name in marked]
     if left:
         raise RuntimeError(f"{len(left)} call(s) of XLA-compiled functions left after the rewrite, e.g. '{left[0]}'")
-    return inlined, [f"inlined {len(calls)} call(s) of {len(marked)} XLA-compiled function(s)"]
+    return FixupResult(inlined, [f"inlined {len(calls)} call(s) of {len(marked)} XLA-compiled function(s)"])
 
 
 def _recapture(function: Any, graph_def: Any, tf: Any) -> Any:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.fixups.base import FixupContext, FixupResult
 from pipeline.fixups.trace import freeze, frozen_graph_def, rebuild
 
 IF_OPS = ("If", "StatelessIf")
 LOWER = "_lower_using_switch_merge"
 
 
-def lower_conditionals(function: Any) -> tuple[Any, list[str]]:
+def lower_conditionals(function: Any, context: FixupContext) -> FixupResult[Any]:
     """Lower the graph's top-level ``If`` ops (``tf.cond``) to Switch/Merge; loops stay functional.
 
     tf2onnx converts a functional ``If`` by tracing its branch functions with the caller's input
@@ -23,15 +24,15 @@ def lower_conditionals(function: Any) -> tuple[Any, list[str]]:
     graph_def = function.graph.as_graph_def()
     nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
     if not any(node.op in IF_OPS for node in nodes):
-        return function, []
+        return FixupResult(function, [])
     frozen, graph_def = frozen_graph_def(function)
     conditionals = [node for node in graph_def.node if node.op in IF_OPS]
     if not conditionals:  # all inside loop bodies: not lowered
-        return function, []
+        return FixupResult(function, [])
     for node in conditionals:  # freezing marked every control-flow op "keep functional"
         node.attr[LOWER].b = True
     lowered = freeze(rebuild(graph_def, frozen), lower_control_flow=True)
     left = [node.name for node in lowered.graph.as_graph_def().node if node.op in IF_OPS]
     if left:
         raise RuntimeError(f"{len(left)} conditional(s) still functional after lowering, e.g. '{left[0]}'")
-    return lowered, [f"lowered {len(conditionals)} tf.cond conditional(s) to Switch/Merge"]
+    return FixupResult(lowered, [f"lowered {len(conditionals)} tf.cond conditional(s) to Switch/Merge"])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import onnx
 from onnx import defs, version_converter
 
-from pipeline.fixups.base import FixupContext
+from pipeline.fixups.base import FixupContext, FixupResult
 from pipeline.onnx_utils import iter_nodes, opset_of
 
 # version_converter's range; the search stays near the model's own opset
@@ -59,7 +59,7 @@ def _candidates(current: int) -> list[int]:
     return order
 
 
-def plan_opset(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def plan_opset(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Convert the graph (onnx.version_converter) to the nearest opset where every op has a converter.
 
     onnx2torch registers converters per ``since_version`` and has none for many newer schemas
@@ -71,7 +71,7 @@ def plan_opset(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     supported = context.supported or converter_available
     current = opset_of(model)
     if not current or not missing_at(model, current, supported):
-        return []
+        return FixupResult(model, [])
     before = missing_at(model, current, supported)
     for target in _candidates(current):
         if missing_at(model, target, supported):
@@ -85,9 +85,10 @@ def plan_opset(model: onnx.ModelProto, context: FixupContext) -> list[str]:
         if missing_at(converted, target, supported):
             continue
         _restore_functions(model, converted, target)
-        model.CopyFrom(converted)
-        return [f"opset {current} -> {target}: no converter for {', '.join(before)} at {current}"]
-    return []
+        return FixupResult(
+            converted, [f"opset {current} -> {target}: no converter for {', '.join(before)} at {current}"]
+        )
+    return FixupResult(model, [])
 
 
 def _drop_stale_attributes(model: onnx.ModelProto, target: int) -> None:

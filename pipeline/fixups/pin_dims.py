@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import onnx
 
-from pipeline.fixups.base import FixupContext
+from pipeline.fixups.base import FixupContext, FixupResult, rewrite_copy
 
 BATCH = "batch"
 
 
-def pin_input_dims(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def pin_input_dims(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Fix every unknown non-batch input dimension to the size in the input spec; name the batch dim.
 
     tf2onnx keeps Keras' free dimensions (``None`` image sides, sequence lengths) symbolic, which
     leaves shape arithmetic in the graph that torch.export cannot trace; the exported program
     only needs a dynamic batch.
     """
+    return rewrite_copy(model, lambda working: _pin(working, context))
+
+
+def _pin(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     specs = {s.name: s for s in context.inputs}
     changes = []
     for value in model.graph.input:

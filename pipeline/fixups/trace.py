@@ -2,53 +2,20 @@
 
 Some quirks cannot be fixed on the ONNX side because the information is gone by then (a
 captured tensor's value, the body of a function tf2onnx leaves as an opaque call). A trace fixup
-is ``fn(function) -> (function, changes)`` on a ``tf.types.experimental.ConcreteFunction``; it
-returns the function unchanged and an empty list when it declines. :func:`run_trace_fixups` runs
-them in their explicit order (``TRACE_FIXUPS`` in :mod:`pipeline.fixups`) and records each one
-that fired. TensorFlow is imported only by the functions that need it.
+is a :class:`pipeline.fixups.base.Fixup` like a graph fixup, on a
+``tf.types.experimental.ConcreteFunction``: ``fn(function, context) -> FixupResult(function,
+changes)``; it returns the function it was given and an empty list when it declines. They run in
+their explicit order (``TRACE_FIXUPS`` in :mod:`pipeline.fixups`) through
+:func:`pipeline.fixups.base.run_fixups` with ``kind=KIND, stage=STAGE``. This module holds the
+helpers they share; TensorFlow is imported only by the functions that need it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from pipeline.context import FixupRecord
-from pipeline.fixups.base import run_in_order
-from pipeline.registry import Doc
-
 STAGE = "export"
-TraceFixupFn = Callable[[Any], tuple[Any, list[str]]]
-
-
-@dataclass(frozen=True)
-class TraceFixup:
-    """A registered fixup of the traced TensorFlow function."""
-
-    name: str
-    fn: TraceFixupFn
-    doc: Doc
-
-    @classmethod
-    def of(cls, fn: TraceFixupFn) -> TraceFixup:
-        return cls(name=fn.__name__, fn=fn, doc=Doc.of(fn))
-
-    def __call__(self, function: Any) -> tuple[Any, list[str]]:
-        return self.fn(function)
-
-
-def run_trace_fixups(function: Any, fixups: Sequence[TraceFixup]) -> tuple[Any, list[FixupRecord]]:
-    """Apply ``fixups`` in order to a concrete function; return the result and what fired."""
-    current = function
-
-    def apply(fixup: TraceFixup) -> list[str]:
-        nonlocal current
-        current, changes = fixup(current)
-        return changes
-
-    records = run_in_order(fixups, apply, "trace fixup", STAGE)
-    return current, records
+KIND = "trace fixup"
 
 
 def freeze(function: Any, lower_control_flow: bool = False) -> Any:

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from pipeline.fixups.base import FixupContext
+from pipeline.fixups.base import FixupContext, FixupResult, rewrite_copy
 
 UNARY = {
     "Relu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "Elu", "Selu", "Celu", "Softplus",
@@ -263,7 +263,7 @@ def _new_constant(model: onnx.ModelProto, base: str, value: np.ndarray, taken: s
     return name
 
 
-def cancel_transposes(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def cancel_transposes(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Remove Transpose pairs around regions of elementwise ops and keepdims reductions.
 
     tf2onnx wraps every NHWC convolution in Transposes to NCHW and back, and its own transpose
@@ -273,6 +273,10 @@ def cancel_transposes(model: onnx.ModelProto, context: FixupContext) -> list[str
     produces is read inside it or by a Transpose, and when that removes Transposes; constants are
     permuted to match and reduction axes remapped.
     """
+    return rewrite_copy(model, lambda working: _cancel(working, context))
+
+
+def _cancel(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     changes = []
     before, regions = _count(model), 0
     read = context.array if context is not None else numpy_helper.to_array

@@ -7,7 +7,8 @@ runtime cannot run at all blames the first artifact in the chain that fails it, 
 that is dynamic in the source but fixed in the ONNX graph is named as such: the usual cause is a
 model exported with a fixed batch by mistake.
 
-:func:`diagnose_conversion` is the validate stage's second half: the verdict, then a localisation
+:func:`validate_stage` compares the runtimes pair by pair (:mod:`pipeline.stages.validate`);
+:func:`diagnose_conversion` is its second half: the verdict, then a localisation
 walk (:mod:`pipeline.stages.localize`) for each failing pair, in the worker process that can run it.
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.stages.validate import RUNTIMES, PairResult
 
 if TYPE_CHECKING:
-    from pipeline.flow import Conversion
+    from pipeline.conversion import Conversion
 
 STAGE_NAMES = {
     "export": "the export (TensorFlow -> ONNX)",
@@ -135,16 +136,37 @@ def runtime_name(key: str) -> str:
 # --------------------------------------------------------------------------- the stage
 
 
+def validate_stage(conv: Conversion) -> None:
+    """Stage 6: compare TF / ONNX Runtime / torch pair by pair, then blame a stage and localise."""
+    from pipeline.context import timed
+    from pipeline.inputs import describe_sets, load_sets
+    from pipeline.stages.validate import merge_probes, validate
+
+    assert conv.export is not None
+    ws = conv.workspace
+    with timed(conv.stages, "validate"):
+        conv.input_sets = describe_sets(load_sets(ws.inputs), conv.export.inputs)
+        runs: dict[str, Any] = {
+            "tf": load_sets(ws.outputs_tf) if ws.outputs_tf.is_file() else None,
+            "ort": load_sets(ws.outputs_ort),
+            "torch": merge_probes(
+                load_sets(ws.outputs_torch), load_sets(ws.probes_torch) if ws.probes_torch.is_file() else None
+            ),
+        }
+        conv.validation = validate(runs, conv.config.tolerance_for, conv.run_errors)
+    with timed(conv.stages, "diagnose"):
+        conv.diagnosis = diagnose_conversion(conv)
+
+
 def diagnose_conversion(conv: Conversion) -> dict[str, Any]:
     """Blame a stage and, where a pair fails (or ``localize: always``), localise the divergence."""
     import onnx
 
     from pipeline.artifacts import fixed_batch
-    from pipeline.flow import ort_model
 
     assert conv.export is not None
     batches = {s["name"]: s["batch"] for s in conv.input_sets}
-    path = ort_model(conv)
+    path = conv.ort_model
     graph = onnx.load(str(path), load_external_data=False) if path.is_file() else None
     verdict = diagnose(
         conv.validation,
@@ -164,7 +186,7 @@ def diagnose_conversion(conv: Conversion) -> dict[str, Any]:
             wanted.setdefault("ort_vs_torch", chosen)
             if conv.export.has_reference:
                 wanted.setdefault("tf_vs_ort", chosen)
-    blamed_export = "export" in verdict["blame"] and "tf_vs_ort" in wanted and "onnx" not in conv.given
+    blamed_export = "export" in verdict["blame"] and "tf_vs_ort" in wanted and conv.given_onnx is None
     if blamed_export and _raw_agrees_with_tf(conv, wanted["tf_vs_ort"]):
         verdict["blame"] = ["fixups" if b == "export" else b for b in verdict["blame"]]
         verdict["findings"].append(
@@ -201,33 +223,31 @@ def _localize(conv: Conversion, pair: str, set_name: str) -> dict[str, Any]:
     """One localisation walk in the worker that can run it; its failure is reported, never raised."""
     from pipeline.context import to_json
     from pipeline.errors import PipelineError
-    from pipeline.flow import _record_worker, _request, ort_model
-    from pipeline.worker import call
+    from pipeline.stages.localize import LOCALIZE_TF, LOCALIZE_TORCH
 
     assert conv.export is not None
     ws = conv.workspace
     common = {
-        "onnx": str(ort_model(conv)),
+        "onnx": str(conv.ort_model),
         "inputs": str(ws.inputs),
         "set": set_name,
         "tolerance": to_json(conv.config.tolerance),
     }
     try:
         if pair == "ort_vs_torch":
-            request = {
+            return conv.run_task(
+                LOCALIZE_TORCH,
+                stage="localize",
+                in_process=conv.in_process_torch,
                 **common,
-                "pt2": str(ws.pt2),
-                "layers": conv.export.layers,
-                "modules": str(ws.scratch / "onnx_modules.json"),
-                "input_order": [spec.name for spec in conv.export.inputs],
-                "device": conv.torch_device,
-            }
-            task, in_process = "localize_torch", conv.in_process_torch
-        else:
-            request = {**_request(conv), **common, "reference": str(ws.outputs_tf)}
-            task, in_process = "localize_tf", conv.in_process_tf
-        run = call(task, request, in_process=in_process, log_dir=ws.logs, limits=conv.limits(), stage="localize")
-        _record_worker(conv, task, run)
-        return run.result
+                pt2=str(ws.pt2),
+                layers=conv.export.layers,
+                modules=str(ws.scratch / "onnx_modules.json"),
+                input_order=[spec.name for spec in conv.export.inputs],
+                device=conv.torch_device,
+            )
+        return conv.run_task(
+            LOCALIZE_TF, stage="localize", in_process=conv.in_process_tf, **common, reference=str(ws.outputs_tf)
+        )
     except PipelineError as exc:
         return {"pair": pair, "status": "unavailable", "input_set": set_name, "reason": str(exc)}

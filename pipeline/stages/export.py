@@ -82,8 +82,8 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
     import tf2onnx
 
     from custom_ops import attach_functions, tf2onnx_handlers
-    from pipeline.fixups import TRACE_FIXUPS
-    from pipeline.fixups.trace import run_trace_fixups
+    from pipeline.fixups import TRACE_FIXUPS, run_fixups
+    from pipeline.fixups.trace import KIND, STAGE
 
     signature = [
         tf.TensorSpec(
@@ -100,14 +100,14 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
         return dict(zip(outputs, loaded.function(*args), strict=True))
 
     function = tf.function(named, input_signature=signature, autograph=False)
-    concrete, trace_records = run_trace_fixups(function.get_concrete_function(), TRACE_FIXUPS)
+    concrete, trace_records = run_fixups(function.get_concrete_function(), TRACE_FIXUPS, kind=KIND, stage=STAGE)
     collector = _Collector()
     tf_logger = logging.getLogger("tf2onnx")
     tf_logger.addHandler(collector)
     handlers, extra_opsets = tf2onnx_handlers()
     try:
         frozen = freeze(concrete, WEIGHT_MIN_ELEMENTS)
-        model = _convert(frozen, concrete.name, opset, handlers, extra_opsets)
+        model = _convert(frozen, concrete.name, opset, dict(handlers.items()), extra_opsets)
     except Exception as exc:
         raise ExportError(
             f"tf2onnx could not convert the model: {type(exc).__name__}: {_first_line(exc)}",

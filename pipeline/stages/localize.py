@@ -37,6 +37,7 @@ import onnx
 from pipeline.config import Tolerance
 from pipeline.layers import layer_of
 from pipeline.stages.validate import compare_arrays
+from pipeline.worker import Task
 
 BUDGET_BYTES = 256 * 1024 * 1024  # per chunk of intermediates, per side
 TRAIL_NODES_IN_LAYER = 30
@@ -677,14 +678,10 @@ def tf_task(request: dict[str, Any]) -> dict[str, Any]:
     import tensorflow as tf
 
     from pipeline.context import to_json
-    from pipeline.flow import _OBJECTS, _config_from
     from pipeline.inputs import load_sets
-    from pipeline.sources import Source, SourceKind
-    from pipeline.stages.load import load_model
+    from pipeline.stages.tensorflow_side import load_source
 
     tf.config.experimental.enable_tensor_float_32_execution(False)
-    source = Source(SourceKind(request["source"]["kind"]), request["source"]["spec"])
-    config = _config_from(request["config"])
     set_name = request["set"]
     base = Localization(
         pair="tf_vs_ort",
@@ -693,10 +690,7 @@ def tf_task(request: dict[str, Any]) -> dict[str, Any]:
         method="every Keras layer's output: TensorFlow layer outputs vs the ONNX tensor leaving the layer's scope",
         input_set=set_name,
     )
-    if source.kind is SourceKind.CALLABLE:
-        seed_builds(config.seed)
-    obj = _OBJECTS.get(int(source.spec)) if source.kind is SourceKind.OBJECT else None
-    loaded = load_model(source, config, obj)
+    _config, loaded = load_source(request)
     if loaded.keras_model is None:
         base.reason = (
             "the source is not a Keras model (a SavedModel signature or tf.Module): no layer outputs to compare"
@@ -722,8 +716,5 @@ def tf_task(request: dict[str, Any]) -> dict[str, Any]:
     return to_json(result)
 
 
-def seed_builds(seed: int) -> None:
-    """Seed Keras (and TensorFlow) so a model built by a callable gets the same random weights every time."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
+LOCALIZE_TORCH = Task("localize_torch", torch_task)
+LOCALIZE_TF = Task("localize_tf", tf_task)

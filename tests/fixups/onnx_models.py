@@ -43,12 +43,13 @@ def ort_outputs(m: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.nda
 
 
 def apply(fn: Any, m: onnx.ModelProto, context: FixupContext | None = None) -> tuple[onnx.ModelProto, list[str]]:
-    """Run one fixup on a copy; the copy must still pass the ONNX checker."""
-    copy = onnx.ModelProto()
-    copy.CopyFrom(m)
-    changes = fn(copy, context or FixupContext())
-    onnx.checker.check_model(copy)
-    return copy, changes
+    """Run one fixup; it must leave ``m`` as it was, and its result must pass the ONNX checker."""
+    before = m.SerializeToString(deterministic=True)
+    result = fn(m, context or FixupContext())
+    assert m.SerializeToString(deterministic=True) == before, "the fixup changed its input in place"
+    assert (result.model is m) == (not result.changes), "a fixup that declines returns its input, else a new model"
+    onnx.checker.check_model(result.model)
+    return result.model, result.changes
 
 
 def assert_same_outputs(before: onnx.ModelProto, after: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> None:

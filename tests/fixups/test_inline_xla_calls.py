@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.fixups.base import FixupContext
 from pipeline.fixups.inline_xla_calls import inline_xla_calls
 from pipeline.onnx_utils import iter_nodes
 from tests.fixups.tracing import export, run_onnx, run_traced, trace
@@ -19,7 +20,7 @@ def _grouped(groups: int, channels: int = 4) -> object:
 
 def test_fires_on_grouped_convolution_and_keeps_outputs() -> None:
     function = trace(_grouped(groups=4))
-    inlined, changes = inline_xla_calls(function)
+    inlined, changes = inline_xla_calls(function, FixupContext())
     assert changes and "inlined 1 call" in changes[0]
     library = inlined.graph.as_graph_def().library.function
     assert not any(f.attr["_XlaMustCompile"].b for f in library if "_XlaMustCompile" in f.attr)
@@ -31,7 +32,7 @@ def test_fires_on_grouped_convolution_and_keeps_outputs() -> None:
 
 def test_declines_on_an_ordinary_convolution() -> None:
     function = trace(_grouped(groups=1))  # no XLA-compiled function: nothing to inline
-    same, changes = inline_xla_calls(function)
+    same, changes = inline_xla_calls(function, FixupContext())
     assert changes == [] and same is function
 
 

@@ -7,6 +7,7 @@ import pytest
 
 import pipeline.fixups as fixups
 from pipeline.errors import ExportError
+from pipeline.fixups.base import FixupContext
 from pipeline.fixups.lower_conditionals import lower_conditionals
 from tests import zoo_models
 from tests.fixups.tracing import export, run_onnx, run_traced, trace
@@ -19,7 +20,7 @@ def _inputs(sign: float) -> tuple[np.ndarray, np.ndarray]:
 
 def test_fires_on_tf_cond_and_keeps_both_branches() -> None:
     function = trace(zoo_models.conditional())
-    lowered, changes = lower_conditionals(function)
+    lowered, changes = lower_conditionals(function, FixupContext())
     assert changes == ["lowered 1 tf.cond conditional(s) to Switch/Merge"]
     ops = {n.op for n in lowered.graph.as_graph_def().node}
     assert {"Switch", "Merge"} <= ops and not ops & {"If", "StatelessIf"}
@@ -32,7 +33,7 @@ def test_fires_on_tf_cond_and_keeps_both_branches() -> None:
 def test_declines_on_loops() -> None:
     """A while loop (a recurrent layer) is control flow too, but stays functional."""
     function = trace(zoo_models.stacked())
-    same, changes = lower_conditionals(function)
+    same, changes = lower_conditionals(function, FixupContext())
     assert changes == [] and same is function
 
 
@@ -46,7 +47,7 @@ def test_onnxruntime_matches_tensorflow_in_both_branches() -> None:
 
 
 def test_without_it_the_export_fails_and_names_the_branch_convolution(monkeypatch: pytest.MonkeyPatch) -> None:
-    others = tuple(f for f in fixups.TRACE_FIXUPS if f.name != "lower_conditionals")
+    others = fixups.TRACE_FIXUPS.without("lower_conditionals")
     monkeypatch.setattr(fixups, "TRACE_FIXUPS", others)
     with pytest.raises(ExportError) as caught:
         export(zoo_models.conditional())

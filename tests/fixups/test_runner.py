@@ -9,8 +9,10 @@ import pytest
 from onnx import TensorProto, helper
 
 from pipeline.errors import InternalError, UnsupportedError
-from pipeline.fixups.base import Fixup, FixupContext, run_fixups
-from pipeline.fixups.trace import TraceFixup, run_trace_fixups
+from pipeline.fixups import DEFAULT_FIXUPS, TRACE_FIXUPS
+from pipeline.fixups.base import Fixup, FixupContext, FixupResult, registry, rewrite_copy, run_fixups
+from pipeline.fixups.trace import KIND, STAGE
+from pipeline.registry import Registry
 
 
 def _model() -> onnx.ModelProto:
@@ -20,24 +22,28 @@ def _model() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def renames_output(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def renames_output(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Renames the node.
 
     A test fixup: it exists for the runner tests.
     """
-    model.graph.node[0].name = "relu"
-    return ["named the node 'relu'"]
+
+    def rename(working: onnx.ModelProto) -> list[str]:
+        working.graph.node[0].name = "relu"
+        return ["named the node 'relu'"]
+
+    return rewrite_copy(model, rename)
 
 
-def declines(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def declines(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Declines.
 
     A test fixup: it exists for the runner tests.
     """
-    return []
+    return FixupResult(model, [])
 
 
-def breaks(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def breaks(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Breaks.
 
     A test fixup: it exists for the runner tests.
@@ -45,7 +51,7 @@ def breaks(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     raise KeyError("missing")
 
 
-def refuses(model: onnx.ModelProto, context: FixupContext) -> list[str]:
+def refuses(model: onnx.ModelProto, context: FixupContext) -> FixupResult[onnx.ModelProto]:
     """Refuses with the pipeline's own error.
 
     A test fixup: it exists for the runner tests.
@@ -53,11 +59,13 @@ def refuses(model: onnx.ModelProto, context: FixupContext) -> list[str]:
     raise UnsupportedError("no such thing", stage="fixups")
 
 
-def test_records_what_fired_on_a_copy() -> None:
+def test_records_what_fired_and_leaves_the_input_as_it_was() -> None:
     model = _model()
-    fixed, records = run_fixups(model, [Fixup.of(renames_output), Fixup.of(declines)], FixupContext())
+    fixed, records = run_fixups(model, registry("fixup", (renames_output, declines)), FixupContext())
     assert [r.name for r in records] == ["renames_output"] and records[0].changes == ["named the node 'relu'"]
     assert fixed.graph.node[0].name == "relu" and model.graph.node[0].name == ""
+    same, records = run_fixups(model, [Fixup.of(declines)], FixupContext())
+    assert same is model and records == []
 
 
 def test_a_broken_fixup_is_named_with_the_ones_before_it() -> None:
@@ -71,15 +79,15 @@ def test_a_broken_fixup_is_named_with_the_ones_before_it() -> None:
         run_fixups(_model(), [Fixup.of(declines), Fixup.of(refuses)], FixupContext())
 
 
-def doubles(function: Any) -> tuple[Any, list[str]]:
+def doubles(function: Any, context: FixupContext) -> FixupResult[Any]:
     """Doubles.
 
     A test fixup: it exists for the runner tests.
     """
-    return function * 2, ["doubled"]
+    return FixupResult(function * 2, ["doubled"])
 
 
-def trace_breaks(function: Any) -> tuple[Any, list[str]]:
+def trace_breaks(function: Any, context: FixupContext) -> FixupResult[Any]:
     """Breaks.
 
     A test fixup: it exists for the runner tests.
@@ -88,9 +96,20 @@ def trace_breaks(function: Any) -> tuple[Any, list[str]]:
 
 
 def test_trace_fixups_chain_and_name_the_one_that_breaks() -> None:
-    result, records = run_trace_fixups(3, [TraceFixup.of(doubles), TraceFixup.of(doubles)])
+    result, records = run_fixups(3, [Fixup.of(doubles), Fixup.of(doubles)], kind=KIND, stage=STAGE)
     assert result == 12 and [r.changes for r in records] == [["doubled"], ["doubled"]]
     with pytest.raises(
         InternalError, match=r"trace fixup 'trace_breaks' failed: ValueError: bad trace \(after: doubles\)"
-    ):
-        run_trace_fixups(3, [TraceFixup.of(doubles), TraceFixup.of(trace_breaks)])
+    ) as caught:
+        run_fixups(3, [Fixup.of(doubles), Fixup.of(trace_breaks)], kind=KIND, stage=STAGE)
+    assert caught.value.stage == "export"
+
+
+def test_every_registry_of_fixups_is_a_registry_of_documented_fixups() -> None:
+    for fixups in (DEFAULT_FIXUPS, TRACE_FIXUPS):
+        assert isinstance(fixups, Registry) and len(fixups) > 0
+        for name, fixup in fixups.items():
+            assert isinstance(fixup, Fixup) and fixup.name == name and fixup.doc.summary and fixup.doc.reason
+    assert list(DEFAULT_FIXUPS.without("cap_ir_version")) == [n for n in DEFAULT_FIXUPS if n != "cap_ir_version"]
+    with pytest.raises(ValueError, match="already registered"):
+        DEFAULT_FIXUPS.plus(("cap_ir_version", DEFAULT_FIXUPS.get("cap_ir_version")))

@@ -73,7 +73,7 @@ def test_tf2onnx_hard_swish_block() -> None:
     y = keras.layers.DepthwiseConv2D(3, strides=2, name="dw")(y)
     model = keras.Model(x, keras.layers.Activation("hard_swish", name="out")(y))
     exported = export(model)
-    others = tuple(f for f in DEFAULT_FIXUPS if f.name != "cancel_transposes")
+    others = DEFAULT_FIXUPS.without("cancel_transposes")
     from pipeline.context import TensorSpec
 
     context = FixupContext(inputs=[TensorSpec("x", [None, 8, 8, 4], "float32")])

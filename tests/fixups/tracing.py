@@ -52,6 +52,6 @@ def run_onnx(model: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
 
     from pipeline.fixups.ir_version import cap_ir_version
 
-    cap_ir_version(model, None)  # type: ignore[arg-type]
+    model = cap_ir_version(model, None).model  # type: ignore[arg-type]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return session.run(None, feeds)
