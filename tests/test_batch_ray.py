@@ -19,8 +19,8 @@ import pytest
 from tests.conftest import ROOT, run_cli
 from tests.test_batch import EXPECTED, MIXED
 
-NODE_MEMORY = 4 * 2**30  # logical: what Ray schedules by, not a limit
-SHIPPED_CHECKS = ("shipped", "exact", "segfault", "hang", "memory_hog", "missing", "bad_key")
+NODE_MEMORY = 8 * 2**30  # logical: what Ray schedules by, not a limit
+SHIPPED_CHECKS = ("shipped", "exact", "segfault", "hang", "memory_hog", "missing", "bad_key", "too_big")
 
 
 def _ray_processes() -> set[int]:
@@ -70,6 +70,7 @@ def _batch_file(tmp_path: Path, shipped: Path) -> Path:
         "  - {name: memory_hog, source: 'tests.batch_models:memory_hog', memory_gb: 1}\n"
         f"  - {{name: missing, source: '{tmp_path}/does_not_exist.keras'}}\n"
         "  - {name: bad_key, source: 'example:seed_cnn', tolerance: {atl: 1.0e-3}}\n"
+        "  - {name: too_big, source: 'example:seed_cnn', memory_gb: 64}\n"  # no node can hold it
     )
     return path
 
@@ -96,7 +97,8 @@ def test_every_outcome_on_two_nodes(ray_run: tuple[Path, Path, subprocess.Comple
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = _summary(out)
     got = {m["name"]: (m["status"], m["kind"]) for m in summary["models"]}
-    assert got == {"shipped": ("passed", None), **{k: EXPECTED[k] for k in SHIPPED_CHECKS[1:]}}  # the local engine's
+    local = {k: EXPECTED[k] for k in SHIPPED_CHECKS[1:-1]}  # what the local engine gives these entries
+    assert got == {"shipped": ("passed", None), **local, "too_big": ("error", "user_error")}
     assert [m["name"] for m in summary["models"]] == list(SHIPPED_CHECKS)
     assert summary["complete"] and summary["workers_started"] == 6  # the bad entry never becomes a task
     engine = summary["engine"]
@@ -107,6 +109,7 @@ def test_every_outcome_on_two_nodes(ray_run: tuple[Path, Path, subprocess.Comple
     assert "over the 1 GB cap" in by_name["memory_hog"]["message"]
     assert "does_not_exist.keras" in by_name["missing"]["message"]
     assert "models[6].tolerance.atl: unknown key" in by_name["bad_key"]["message"]
+    assert "no node of the Ray cluster has 1 CPUs and 64 GB" in by_name["too_big"]["message"]
     # each folder came back from its node: the converted model, the killed worker's log
     assert (out / "shipped" / "model.pt2").is_file() and (out / "shipped" / "model.onnx").is_file()
     assert (out / "hang" / "logs" / "tensorflow.log").is_file()
@@ -117,9 +120,9 @@ def test_every_outcome_on_two_nodes(ray_run: tuple[Path, Path, subprocess.Comple
     # both worker nodes ran models, and each finished model's line names its node
     lines = [line for line in proc.stdout.splitlines() if line.startswith("[") and "started" not in line]
     nodes = {line.rsplit("[node ", 1)[1].split()[1].rstrip("]") for line in lines if "[node " in line}
-    assert len(lines) == 7 and len(nodes) == 2, proc.stdout
+    assert len(lines) == 8 and len(nodes) == 2, proc.stdout
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
-    assert suite is not None and (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("7", "1", "5")
+    assert suite is not None and (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("8", "1", "6")
 
 
 def test_rerun_reuses_everything_without_ray(
@@ -131,7 +134,7 @@ def test_rerun_reuses_everything_without_ray(
     proc = run_cli("batch", str(config), "--out", str(out), "--engine", "ray", "--address", "127.0.0.1:9", timeout=120)
     assert proc.returncode == 1, proc.stderr[-3000:]
     summary = _summary(out)
-    assert summary["workers_started"] == 0 and summary["reused"] == 7
+    assert summary["workers_started"] == 0 and summary["reused"] == 8
     assert "startup_seconds" not in summary["engine"]
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/report.json")} == before
 
