@@ -10,6 +10,8 @@ CONFIG ?=
 JOBS ?=
 ENGINE ?=
 ADDRESS ?=
+# make reports any failure as its own code 2: the last line names the pipeline's code and meaning
+EXIT_LINE = $(PY) -m pipeline.exitcodes $$?
 
 .PHONY: setup convert batch zoo bench-batch test test-slow lint support-table conformance clean bench-speed bench-memory
 
@@ -26,18 +28,18 @@ $(STAMP): requirements.lock pyproject.toml
 # make convert                       -> converts the built-in example (the seed CNN)
 # make convert MODEL=<source> [OUT=<dir>] [CONFIG=<yaml>]
 convert: $(STAMP)
-	$(PY) -m pipeline convert $(if $(MODEL),"$(MODEL)",example:seed_cnn) $(if $(OUT),--out "$(OUT)") $(if $(CONFIG),--config "$(CONFIG)")
+	$(PY) -m pipeline convert $(if $(MODEL),"$(MODEL)",example:seed_cnn) $(if $(OUT),--out "$(OUT)") $(if $(CONFIG),--config "$(CONFIG)"); $(EXIT_LINE)
 
 # make batch CONFIG=<yaml> [OUT=<dir>] [JOBS=<n>] [FORCE=1] [ENGINE=ray [ADDRESS=<ray address>]]   (default OUT: out/<yaml name>)
 BATCH_ARGS = $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) \
 	$(if $(ENGINE),--engine $(ENGINE)) $(if $(ADDRESS),--address "$(ADDRESS)")
 batch: $(STAMP)
 	@test -n "$(CONFIG)" || { echo "usage: make batch CONFIG=<yaml> [OUT=<dir>] [JOBS=<n>] [FORCE=1] [ENGINE=ray [ADDRESS=<addr>]]"; exit 2; }
-	$(PY) -m pipeline batch "$(CONFIG)" $(BATCH_ARGS)
+	$(PY) -m pipeline batch "$(CONFIG)" $(BATCH_ARGS); $(EXIT_LINE)
 
 # the keras.applications zoo, out/zoo by default
 zoo: $(STAMP)
-	$(PY) -m pipeline batch configs/zoo.yaml $(BATCH_ARGS)
+	$(PY) -m pipeline batch configs/zoo.yaml $(BATCH_ARGS); $(EXIT_LINE)
 
 # wall time of one batch at JOBS=1 and JOBS=2, REPEAT runs each: make bench-batch [CONFIG=configs/zoo.yaml] [REPEAT=1];
 # ENGINE=ray: the local engine, a 2-node local Ray cluster and a batch's own Ray instance side by side

@@ -45,9 +45,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from pipeline import outdir
 from pipeline.config import NAME_PATTERN, BatchEntry, ConversionConfig, load_batch
 from pipeline.context import to_json
-from pipeline.errors import ConfigError, PipelineError, UserError, WorkerCrashError, error_from_dict
+from pipeline.errors import ConfigError, OutputFolderError, PipelineError, UserError, WorkerCrashError, error_from_dict
+from pipeline.progress import ENV as STAGE_ENV
+from pipeline.progress import BatchProgress, read
 from pipeline.worker import Task, WorkerLimits, kill_tree, over_limits, tree_rss
 
 STATUSES = ("passed", "failed", "error")
@@ -326,6 +329,8 @@ def _reusable(report: dict[str, Any] | None, info: dict[str, Any], retry_failed:
     if retry_failed and report["status"] != "passed":
         return False
     kind = outcome_kind(report)
+    if kind == "crash":  # a crash (a process killed by a signal) is not a result: retried
+        return False
     limit = {"timeout": "timeout_s", "out_of_memory": "memory_gb"}.get(kind or "")
     return limit is None or (earlier.get("limits") or {}).get(limit) == info["limits"][limit]
 
@@ -393,7 +398,7 @@ def convert_one(out: Path, name: str, config: ConversionConfig, folder: str, inf
     """
     with open(os.devnull, "w") as quiet:
         runner = _Batch(Path(str(info.get("config", name))), out, 1, True, False, quiet)
-        runner.progress = _Progress(quiet, 1)
+        runner.progress = BatchProgress(quiet, 1)
         runner.order = [0]
         runner._run_queue([_Job(BatchEntry(0, 0, name, config.source, config), config, folder, info)])
     return runner.outcomes[0]
@@ -431,20 +436,22 @@ class _Batch:
     # ------------------------------------------------------------------ plan
 
     def run(self) -> BatchSummary:
-        batch = load_batch(self.path, strict=False)
+        batch = load_batch(self.path, strict=False, require_batch=True)
         if not batch.is_batch:
             raise ConfigError(
                 f"{self.path}: not a batch file: expected a top-level 'models' list (and optional 'defaults')",
                 stage="config",
             )
+        outdir.check_target(self.out, protect=outdir.protected_paths(self.path), kind="batch")
         self.out.mkdir(parents=True, exist_ok=True)
+        outdir.mark(self.out, "batch")
         with _locked(self.out):
             self._clean_leftovers()
             code, versions = code_digest(), tool_versions()
             taken: set[str] = set()
             queue: list[_Job] = []
             self.order = [e.index for e in batch.entries]
-            self.progress = _Progress(self.stream, len(batch.entries))
+            self.progress = BatchProgress(self.stream, len(batch.entries))
             for entry in batch.entries:
                 folder = folder_name(entry.name, taken)
                 if entry.config is None:
@@ -516,7 +523,9 @@ class _Batch:
                         job.killed_for = over_limits(job.proc.pid, limits, job.deadline, rss)
                         if job.killed_for is not None:
                             kill_tree(job.proc.pid)
-                self.progress.running([(j.entry.name, time.monotonic() - j.started) for j in running])
+                self.progress.running(
+                    [(j.entry.name, time.monotonic() - j.started, read(j.files["stage"])) for j in running]
+                )
                 if running:
                     time.sleep(_POLL_S)
         except BaseException:
@@ -536,7 +545,7 @@ class _Batch:
 
         work = self.out / WORK_DIR
         work.mkdir(parents=True, exist_ok=True)
-        job.files = {k: work / f"{job.folder}.{k}" for k in ("request.json", "result.json", "log", "tmp")}
+        job.files = {k: work / f"{job.folder}.{k}" for k in ("request.json", "result.json", "log", "tmp", "stage")}
         job.files["result.json"].unlink(missing_ok=True)
         job.files["tmp"].mkdir(exist_ok=True)  # the conversion's temporary files, removed with the job
         request = {"config": to_json(job.config), "out": str(self.out / job.folder), "batch": job.info}
@@ -547,7 +556,7 @@ class _Batch:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**child_env(), "TMPDIR": str(job.files["tmp"])},
+                env={**child_env(), "TMPDIR": str(job.files["tmp"]), STAGE_ENV: str(job.files["stage"])},
                 start_new_session=True,
             )
         self.workers_started += 1
@@ -558,7 +567,7 @@ class _Batch:
     def _finish(self, job: _Job, status: int, rusage: Any) -> None:
         assert job.proc is not None
         seconds = round(time.monotonic() - job.started, 2)
-        target = self.out / job.folder
+        folder, target = job.folder, self.out / job.folder
         partial = self.out / f".{job.folder}.partial-{job.proc.pid}"
         log_tail = _tail(job.files["log"])
         stage, stage_log = _running_stage(partial)
@@ -585,6 +594,10 @@ class _Batch:
             elif not payload.get("ok"):
                 error = error_from_dict(payload["error"])
         report = _read_report(target) if error is None else None
+        if report is not None and (report.get("batch") or {}).get("fingerprint") != job.info["fingerprint"]:
+            kept = _read_report(target / outdir.LAST_ERROR)  # an error kept beside an earlier result
+            if kept is not None:
+                report, target, folder = kept, target / outdir.LAST_ERROR, f"{folder}/{outdir.LAST_ERROR}"
         fresh = report is not None and (report.get("batch") or {}).get("fingerprint") == job.info["fingerprint"]
         if error is None and not fresh:
             error = WorkerCrashError("the conversion ended without its report", stage="batch", details=log_tail)
@@ -603,7 +616,7 @@ class _Batch:
             (target / "logs").mkdir(exist_ok=True)
             shutil.move(job.files["log"], target / "logs" / "conversion.log")
         _remove_files(job.files)
-        self._done(job.entry.index, _outcome(report, job.folder, reused=False))
+        self._done(job.entry.index, _outcome(report, folder, reused=False))
 
     def _abandon(self, job: _Job) -> None:
         """Kill a running conversion's whole process tree and remove what it had staged."""
@@ -622,7 +635,10 @@ class _Batch:
 
     def _done(self, index: int, outcome: ModelOutcome, where: str = "") -> None:
         self.outcomes[index] = outcome
-        self.progress.finished(outcome, len(self.outcomes), where)
+        extra = " (reused: up to date)" if outcome.reused else ""
+        extra += f"  {outcome.kind}: {_short(outcome.message, 90)}" if outcome.kind else ""
+        extra += f"  [{where}]" if where else ""
+        self.progress.finished(len(self.outcomes), outcome.name, outcome.status, outcome.seconds, extra)
         if not outcome.reused:
             self._write_summary(complete=False)
 
@@ -686,7 +702,12 @@ def _error_report(
         source = Source(SourceKind.UNKNOWN, config.source or "")
     conv = Conversion(source=source, config=config, name=name, workspace=Workspace(staging), error=error, batch=info)
     report = build_report(conv)
-    publish(conv, report, target, write_report)
+    try:
+        publish(conv, report, target, write_report)
+    except OutputFolderError as exc:  # a folder the pipeline did not write: left as it is
+        shutil.rmtree(staging, ignore_errors=True)
+        conv.error = exc
+        report = build_report(conv)
     return report
 
 
@@ -871,53 +892,3 @@ def _error_details(report_path: Path) -> str:
     if error.get("details"):
         parts.append(str(error["details"])[-4000:])
     return "\n".join(parts)
-
-
-# --------------------------------------------------------------------------- progress display
-
-
-class _Progress:
-    """One line per model as it finishes; on a terminal, also a status line of what is running."""
-
-    def __init__(self, stream: TextIO, total: int) -> None:
-        self.stream, self.total = stream, total
-        self.tty = stream.isatty()
-        self.status_shown = False
-        self.last_draw = 0.0
-        self.width = len(str(total))
-
-    def _clear(self) -> None:
-        if self.status_shown:
-            self.stream.write("\r\x1b[K")
-            self.status_shown = False
-
-    def line(self, text: str) -> None:
-        self._clear()
-        print(text, file=self.stream, flush=True)
-
-    def started(self, name: str) -> None:
-        if not self.tty:
-            self.line(f"[{'':>{self.width}}/{self.total}] started  {name}")
-
-    def finished(self, outcome: ModelOutcome, done: int, where: str = "") -> None:
-        status = outcome.status if outcome.status == "passed" else outcome.status.upper()
-        extra = " (reused: up to date)" if outcome.reused else ""
-        detail = f"  {outcome.kind}: {_short(outcome.message, 90)}" if outcome.kind else ""
-        self.line(
-            f"[{done:>{self.width}}/{self.total}] {status:<7}  {outcome.name}  {outcome.seconds:.1f} s{extra}{detail}"
-            + (f"  [{where}]" if where else "")
-        )
-
-    def running(self, jobs: list[tuple[str, float]]) -> None:
-        if not self.tty or not jobs or time.monotonic() - self.last_draw < 1.0:
-            return
-        self.last_draw = time.monotonic()
-        width = shutil.get_terminal_size((100, 20)).columns - 1
-        text = "running: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in jobs)
-        self.stream.write("\r\x1b[K" + text[:width])
-        self.stream.flush()
-        self.status_shown = True
-
-    def close(self) -> None:
-        self._clear()
-        self.stream.flush()

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline import outdir
 from pipeline.batch import (
     WORK_DIR,
     ModelOutcome,
@@ -55,7 +56,14 @@ from pipeline.batch import (
 )
 from pipeline.config import ConversionConfig
 from pipeline.context import to_json
-from pipeline.errors import InternalError, PipelineError, UserError, WorkerCrashError, WorkerOutOfMemoryError
+from pipeline.errors import (
+    InternalError,
+    OutputFolderError,
+    PipelineError,
+    UserError,
+    WorkerCrashError,
+    WorkerOutOfMemoryError,
+)
 
 ATTEMPTS = 2  # a task whose worker or node was lost runs once more
 _WAIT_S = 0.5
@@ -335,14 +343,21 @@ class RayEngine:
         if error is not None:
             self._publish_error(batch, task, error, "")
             return
-        self._receive(batch.out, task.job.folder, result["tar"])
+        outcome = ModelOutcome(**result["outcome"])
+        try:
+            placed = self._receive(batch.out, task.job.folder, result["tar"], errored=outcome.status == "error")
+        except OutputFolderError as exc:  # the target changed into a folder the pipeline did not write
+            self._publish_error(batch, task, exc, "")
+            return
+        if placed != batch.out / task.job.folder:  # an error kept beside an earlier result (outdir.replace)
+            outcome.report = f"{task.job.folder}/{outdir.LAST_ERROR}/report.json"
         del result["tar"]  # releases the object store's copy
         node = result["node"]
         where = f"node {node['ip']} {node['id'][:8]}"
         if task.lost:
             where += f", retried after {task.lost[-1].split(':')[0]}"
             self.info.setdefault("retried", []).append({"model": task.job.entry.name, "after": task.lost})
-        batch.finished(task.job.entry.index, ModelOutcome(**result["outcome"]), where)
+        batch.finished(task.job.entry.index, outcome, where)
 
     def _publish_error(self, batch: Any, task: _Task, error: PipelineError, where: str) -> None:
         info = {**task.job.info, "seconds": 0.0, "ray": {"attempt": task.attempt, "lost": task.lost}}
@@ -350,17 +365,15 @@ class RayEngine:
         batch.finished(task.job.entry.index, outcome, where)
 
     @staticmethod
-    def _receive(out: Path, folder: str, blob: Any) -> None:
-        """Unpack a task's model folder and rename it into place (the old one, if any, goes only then)."""
+    def _receive(out: Path, folder: str, blob: Any, *, errored: bool) -> Path:
+        """Unpack a task's model folder and move it into place as a local conversion publishes; where it went."""
         staging = out / WORK_DIR / f"{folder}.received"
         shutil.rmtree(staging, ignore_errors=True)
         unpack(blob, staging)
-        target, old = out / folder, out / f".{folder}.old-{os.getpid()}"
-        if target.exists():
-            target.rename(old)
-        (staging / folder).rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            return outdir.replace(staging / folder, out / folder, errored=errored)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _probe(address: str, timeout_s: float = 10.0) -> None:

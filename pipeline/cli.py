@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline import tempdirs
 from pipeline.errors import PipelineError, UserError
+from pipeline.progress import Display
 
 if TYPE_CHECKING:
     from pipeline.flow import ConversionResult
@@ -84,14 +86,15 @@ def _error_message(error: PipelineError) -> str:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from pipeline.config import default_name, load_for_model
+    from pipeline.config import check_name, default_name, load_for_model
     from pipeline.flow import convert
 
     config = load_for_model(args.config, args.source)
-    name = args.name or config.name or default_name(args.source)
+    name = check_name(args.name) or config.name or default_name(args.source)
     config = config.with_overrides(name=name)
     out = Path(args.out) if args.out else Path("out") / name
-    result = convert(args.source, out, config, inputs=args.inputs, isolate=True, raise_on_error=False)
+    with Display(name):
+        result = convert(args.source, out, config, inputs=args.inputs, isolate=True, raise_on_error=False)
     return _finish(result, out)
 
 
@@ -99,23 +102,26 @@ def _finish(result: ConversionResult, out: Path) -> int:
     """Print a conversion's or a validation's outcome; its exit code."""
     if result.error is not None:
         print(_error_message(result.error), file=sys.stderr)
-        print(f"report: {out}/report.json", file=sys.stderr)
+        print(f"report: {result.out_dir}/report.json", file=sys.stderr)
+        if result.out_dir != out:
+            print(f"the earlier result in {out}/ was kept", file=sys.stderr)
         return result.error.exit_code
     print_summary(result.report, out)
     return EXIT_PASSED if result.passed else EXIT_FAILED
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pipeline.config import default_name, load_for_model
+    from pipeline.config import check_name, default_name, load_for_model
     from pipeline.flow import validate_artifacts
 
     config = load_for_model(args.config, args.source)
-    name = args.name or config.name or default_name(args.onnx)
+    name = check_name(args.name) or config.name or default_name(args.onnx)
     config = config.with_overrides(name=name)
     out = Path(args.out) if args.out else Path("out") / f"{name}-validate"
-    result = validate_artifacts(
-        args.source, args.onnx, args.torch, out, config, inputs=args.inputs, isolate=True, raise_on_error=False
-    )
+    with Display(name):
+        result = validate_artifacts(
+            args.source, args.onnx, args.torch, out, config, inputs=args.inputs, isolate=True, raise_on_error=False
+        )
     return _finish(result, out)
 
 
@@ -157,10 +163,18 @@ def cmd_support_table(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from pipeline.exitcodes import help_text
 
-    conv = sub.add_parser("convert", help="convert one model and validate it")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Convert a TensorFlow/Keras model to PyTorch through ONNX and validate the result.",
+        epilog=help_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = {"epilog": help_text(), "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+    conv = sub.add_parser("convert", help="convert one model and validate it", **common)
     conv.add_argument("source", help=".keras, .h5, SavedModel dir, module:callable, .onnx, or example:seed_cnn")
     conv.add_argument("--out", help="output folder (default: out/<model name>)")
     conv.add_argument("--config", help="YAML config (one entry, or a batch file and SOURCE names an entry)")
@@ -171,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "validate",
         help="validate an ONNX file (and a torch.export program) made elsewhere against the source model",
+        **common,
     )
     check.add_argument("source", help="the model they were made from (any source `convert` takes, except .onnx)")
     check.add_argument("--onnx", required=True, help="the ONNX file to validate")
@@ -183,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--inputs", help=".npz of inputs keyed by input name (instead of generated ones)")
     check.add_argument("--name", help="name for the report (default: from the config or the ONNX file)")
     check.set_defaults(func=cmd_validate)
-    batch = sub.add_parser("batch", help="convert every model of a YAML batch file, in parallel, resumably")
+    batch = sub.add_parser("batch", help="convert every model of a YAML batch file, in parallel, resumably", **common)
     batch.add_argument("config", help="YAML file with 'defaults' and a 'models' list")
     batch.add_argument("--out", help="output folder (default: out/<config file stem>)")
     batch.add_argument("--jobs", type=int, help="conversions in parallel (default: the number of cores)")
@@ -207,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    tempdirs.clean_dead()  # work folders of runs that were killed
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

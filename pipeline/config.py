@@ -63,6 +63,8 @@ class ConversionConfig:
     # Validation: edge-case input sets (zeros, large, negative) and when to localise a divergence.
     edge_inputs: bool = True
     localize: str = "on_failure"  # on_failure | always | never
+    # model.py's image inputs/outputs: as the Keras model has them ("keras") or NCHW ("channels_first")
+    layout: str = "keras"
     allow_custom_objects: bool = False
     custom_objects: tuple[str, ...] = ()
     timeout_s: float = 900.0
@@ -98,6 +100,7 @@ MODEL_KEYS: dict[str, str] = {
     "compare_logits": "bool",
     "edge_inputs": "bool",
     "localize": "str",
+    "layout": "str",
     "allow_custom_objects": "bool",
     "custom_objects": "strlist",
     "timeout_s": "number",
@@ -111,6 +114,7 @@ INPUT_KEYS = ("shape", "dtype", "low", "high")
 LOCALIZE_MODES = ("on_failure", "always", "never")
 MIN_OPSET, MAX_OPSET = 13, 18
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]*")  # model names become folder names
+MAX_CONFIG_BYTES = 2 * 2**20  # config and batch files (a zoo of hundreds of models is ~100 KB)
 
 
 @dataclass
@@ -268,6 +272,12 @@ class _Parser:
                 f"{where}.localize" if where else "localize",
                 f"expected one of {', '.join(LOCALIZE_MODES)}, got {changes['localize']!r}",
             )
+        if "layout" in changes and changes["layout"] not in ("keras", "channels_first"):
+            raise self.fail(
+                fields["layout"],
+                f"{where}.layout" if where else "layout",
+                f"expected keras or channels_first, got {changes['layout']!r}",
+            )
         for key in ("batch_size", "timeout_s", "memory_gb", "num_cpus"):
             if key in changes and changes[key] is not None and changes[key] <= 0:
                 raise self.fail(
@@ -287,15 +297,24 @@ def _kind(node: yaml.Node) -> str:
 def _compose(path: Path) -> yaml.Node | None:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}", stage="config")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:  # YAML parsing costs ~20x the file in memory and minutes per 10 MB
+        raise ConfigError(
+            f"{path}: {size / 2**20:.1f} MB is too large for a config file (the limit is "
+            f"{MAX_CONFIG_BYTES // 2**20} MB)",
+            stage="config",
+        )
     try:
         return yaml.compose(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text (YAML) file", stage="config") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}", stage="config") from None
 
 
-def load_batch(path: str | Path, *, strict: bool = True) -> BatchConfig:
+def load_batch(path: str | Path, *, strict: bool = True, require_batch: bool = False) -> BatchConfig:
     """Parse a batch file (``defaults`` + ``models``); a single-entry file counts as a batch of one.
 
     Errors in the file's structure (not YAML, no ``models`` list, a bad ``defaults`` entry) always
@@ -308,6 +327,10 @@ def load_batch(path: str | Path, *, strict: bool = True) -> BatchConfig:
     base = ConversionConfig(base_dir=str(path.resolve().parent))
     if root is None:
         raise parser.fail(None, "models", "the file is empty")
+    if require_batch and not (isinstance(root, yaml.MappingNode) and any(k.value == "models" for k, _ in root.value)):
+        raise parser.fail(
+            root, "models", "not a batch file: expected a top-level 'models' list (and optional 'defaults')"
+        )
     top = parser.mapping(root, "", None)
     if "models" not in top:
         cfg = parser.entry(root, "", base)
@@ -339,9 +362,10 @@ def _batch_entry(parser: _Parser, node: yaml.Node, i: int, base: ConversionConfi
     where = f"models[{i}]"
     line = node.start_mark.line + 1
     raw_name, raw_source = _raw_text(node, "name"), _raw_text(node, "source")
-    if raw_name is not None and not NAME_PATTERN.fullmatch(raw_name):
-        raw_name = None  # the parse below reports it; the entry's folder gets a safe name
-    name = raw_name or (default_name(raw_source) if raw_source else where)
+    refused = raw_name is not None and not NAME_PATTERN.fullmatch(raw_name)
+    if refused:
+        raw_name = None  # the parse below reports it; the entry's folder is named after its position
+    name = raw_name or (default_name(raw_source) if raw_source and not refused else where)
     if name in seen:
         if raw_name is not None:
             error = parser.fail(node, f"{where}.name", f"duplicate model name {name!r} (also models[{seen[name]}])")
@@ -425,3 +449,14 @@ def from_json(data: dict[str, Any]) -> ConversionConfig:
     }
     data["custom_objects"] = tuple(data.get("custom_objects", ()))
     return ConversionConfig(**data)
+
+
+def check_name(name: str | None, where: str = "--name") -> str | None:
+    """A model name given on the command line, checked as names in config files are (no '/', no '..')."""
+    if name is not None and not NAME_PATTERN.fullmatch(name):
+        raise ConfigError(
+            f"{where} {name!r} cannot name an output folder (letters, digits, '_', '-', '.', '+'; "
+            "not starting with '.' or '-')",
+            stage="config",
+        )
+    return name

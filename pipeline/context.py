@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
+from pipeline import progress
+
 T = TypeVar("T")
 
 
@@ -107,6 +109,7 @@ class Workspace:
 def timed(records: list[StageRecord], name: str) -> Iterator[StageRecord]:
     """Append a :class:`StageRecord` for the enclosed block; marks it failed on exception."""
     record = StageRecord(name=name, seconds=0.0)
+    progress.note(name)
     start = time.perf_counter()
     try:
         yield record

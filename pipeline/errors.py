@@ -127,6 +127,10 @@ class TorchExportError(UserError):
     """torch.export could not trace the converted module."""
 
 
+class OutputFolderError(UserError):
+    """The output folder cannot be written, or is not one the pipeline may replace (pipeline/outdir.py)."""
+
+
 class WorkerCrashError(PipelineError):
     """A worker process died (signal, out of memory, timeout) before it could report."""
 

@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline import outdir
 from pipeline.config import ConversionConfig, default_name
 from pipeline.context import Workspace
 from pipeline.conversion import MODEL_OBJECTS, Conversion, ConversionResult
@@ -41,6 +42,7 @@ from pipeline.sources import Source, SourceKind, classify
 from pipeline.stages.onnx_side import fixups_stage, onnx_source_stage, onnxruntime_stage
 from pipeline.stages.tensorflow_side import tensorflow_stage
 from pipeline.stages.torch_side import torch_check_stage, torch_stage
+from pipeline.translate.stage import module_stage
 
 __all__ = ["Conversion", "ConversionResult", "convert", "run", "start", "validate_artifacts"]
 
@@ -90,6 +92,8 @@ def validate_artifacts(
     """
     from pipeline.artifacts import check_torch_file
 
+    if out_dir is not None:  # the artifacts under validation are protected like the source
+        outdir.check_target(Path(out_dir), protect=outdir.protected_paths(onnx_file, torch_file))
     conversion = start(source, out_dir, config, inputs=inputs, isolate=isolate)
     conversion.given["onnx"] = str(Path(onnx_file).resolve())
     if torch_file is not None:
@@ -144,6 +148,8 @@ def start(
         cfg = cfg.with_overrides(inputs_file=str(inputs))
     name = cfg.name or default_name(cfg.source or "model")
     target = Path(out_dir) if out_dir else None
+    if target is not None:  # refused before any work: never replace what the pipeline did not write
+        outdir.check_target(target, protect=outdir.protected_paths(cfg.source, inputs, base_dir=cfg.base_dir))
     staging = staging_dir(target)
     has_tf, has_tv = "tensorflow" in sys.modules, "torchvision" in sys.modules
     if isolate is None:
@@ -173,13 +179,15 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
         ws.root.mkdir(parents=True, exist_ok=True)
         if conv.error is None:  # (an unclassifiable source already failed in start())
             if conv.source.has_tensorflow_side:
-                tensorflow_stage(conv)  # 1-2. load, inputs, TF reference, tf2onnx export
+                tensorflow_stage(conv)  # 1-2. load, inputs, TF reference, tf2onnx export, model.py
+                module_stage(conv)  # 2b. model.py in a clean process (pipeline/translate/stage.py)
             else:
                 onnx_source_stage(conv)  # 1-2. an .onnx file: copy it, make inputs
             fixups_stage(conv)  # 3. graph fixups
             onnxruntime_stage(conv)  # 3b. ONNX Runtime on the fixed graph
             torch_stage(conv)  # 4-5. import, torch.export, safetensors
             torch_check_stage(conv)  # 5b. run model.pt2 in a clean process
+            module_stage(conv)  # 5c. a whole-model model.py (no Keras layer graph) in a clean process
             validate_stage(conv)  # 6. three-way comparison
     except PipelineError as exc:
         conv.error = exc
@@ -199,7 +207,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
 
     report = build_report(conv)
     target = out_dir if out_dir is not None else ws.root
-    publish(conv, report, target, write_report)
+    target = publish(conv, report, target, write_report)
     return ConversionResult(status=conv.status, out_dir=target, report=report, error=conv.error)
 
 

@@ -82,6 +82,13 @@ def fill_unknown_dims(shape: list[int | None], config: ConversionConfig) -> list
     return out
 
 
+def _same_dtype(a: str, b: str) -> bool:
+    try:
+        return np.dtype(a) == np.dtype(b)
+    except TypeError:  # a name numpy does not know (e.g. "string"): compare the names
+        return a == b
+
+
 def apply_override(spec: TensorSpec, override: InputOverride | None) -> TensorSpec:
     """Merge a config override into a signature-derived spec, checking that it fits."""
     if override is None:
@@ -107,6 +114,13 @@ def apply_override(spec: TensorSpec, override: InputOverride | None) -> TensorSp
             None if axis == batch_axis else (want if want is not None else have)
             for axis, (want, have) in enumerate(zip(override.shape, spec.shape, strict=True))
         ]
+    if override.dtype is not None and spec.dtype and not _same_dtype(override.dtype, spec.dtype):
+        raise InputSpecError(  # checked here: ONNX Runtime would fail later with a raw type message
+            f"input '{spec.name}': config dtype {override.dtype} does not match the model's signature, "
+            f"which takes {spec.dtype}",
+            stage="inputs",
+            hint=f"set dtype: {spec.dtype} for '{spec.name}' or leave it out (it comes from the model)",
+        )
     low = override.low if override.low is not None else spec.low
     high = override.high if override.high is not None else spec.high
     reason = "config" if (override.low is not None or override.high is not None) else spec.range_reason

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline import outdir
 from pipeline.context import Workspace
 
 if TYPE_CHECKING:
@@ -45,8 +46,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def publish(conv: Conversion, report: dict[str, Any], target: Path, write_report: Any) -> None:
-    """Move the finished workspace to ``target``; after an error keep only the report and logs."""
+def publish(conv: Conversion, report: dict[str, Any], target: Path, write_report: Any) -> Path:
+    """Move the finished workspace to ``target``; after an error keep only the report and logs.
+
+    Returns where it went: ``target``, or ``target/last-error`` for an error beside an earlier
+    result (:func:`pipeline.outdir.replace`: only folders the pipeline wrote are replaced).
+    """
     ws = conv.workspace
     shutil.rmtree(ws.scratch, ignore_errors=True)
     if conv.error is not None:
@@ -56,12 +61,7 @@ def publish(conv: Conversion, report: dict[str, Any], target: Path, write_report
     ws.root.mkdir(parents=True, exist_ok=True)
     write_report(report, ws.report_json, ws.report_md)
     if ws.root.resolve() == target.resolve():
-        return
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        target.rename(old)
-    ws.root.rename(target)
+        return target
+    target = outdir.replace(ws.root, target, errored=conv.error is not None)
     conv.workspace = Workspace(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    return target

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.context import to_json
 from pipeline.report_validation import fmt
+from pipeline.translate.report import translation_markdown, translation_report
 
 if TYPE_CHECKING:
     from pipeline.conversion import Conversion
@@ -22,6 +23,8 @@ ARTIFACTS = {
     "torch_program": "model.pt2",
     "torch_weights": "model.safetensors",
     "inputs": "inputs.npz",
+    "model_py": "model.py",
+    "translation": "translation.json",
 }
 
 
@@ -74,6 +77,7 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "notes": conv.notes,
         "error": error,
         "batch": conv.batch,
+        "translation": translation_report(conv.workspace.root),
     }
 
 
@@ -156,6 +160,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     from pipeline.report_validation import markdown as validation_markdown
 
     lines += validation_markdown(report)  # per-pair table, input sets, verdict, divergence trail
+    lines += translation_markdown(report)  # model.py: each Keras layer, direct or through ONNX
     if report.get("fixups"):
         lines += ["", "## Fixups applied", ""]
         for fixup in report["fixups"]:

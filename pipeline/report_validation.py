@@ -16,6 +16,7 @@ PAIR_TITLES = {
     "tf_vs_ort": "TensorFlow vs ONNX Runtime",
     "ort_vs_torch": "ONNX Runtime vs torch",
     "tf_vs_torch": "TensorFlow vs torch",
+    "tf_vs_module": "TensorFlow vs model.py",
 }
 TRAIL_BEFORE, TRAIL_AFTER = 3, 5
 NAMED_TICKS = 40  # up to this many points, the x axis names each layer / node

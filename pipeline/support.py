@@ -46,4 +46,7 @@ def support_table() -> str:
         )
         reference = "ONNX function" if op.onnx_function else "-"
         lines.append(f"| {op.name} | {tf_ops} | {torch_ops} | {reference} | {op.doc.summary} | {op.doc.reason} |")
+    from pipeline.translate.report import support_rows
+
+    lines += support_rows()  # Keras layers model.py translates directly
     return "\n".join(lines) + "\n"

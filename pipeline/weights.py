@@ -30,6 +30,7 @@ from onnx import helper, numpy_helper
 
 from pipeline.errors import NotAModelError
 from pipeline.onnx_utils import subgraph_inputs
+from pipeline.paths import inside
 
 Loader = Callable[[], np.ndarray]
 
@@ -89,15 +90,7 @@ def _external_info(tensor: onnx.TensorProto) -> dict[str, str]:
 def data_file(tensor: onnx.TensorProto, base_dir: Path) -> Path:
     """The file holding an external tensor; it must lie inside ``base_dir`` (model files are data)."""
     location = _external_info(tensor).get("location", "")
-    relative = Path(location)
-    if not location or relative.is_absolute() or ".." in relative.parts:
-        raise NotAModelError(
-            f"initializer '{tensor.name}' points at external data '{location}' outside the model's folder"
-        )
-    path = Path(base_dir) / relative
-    if not path.is_file():
-        raise NotAModelError(f"initializer '{tensor.name}': external data file {path} is missing")
-    return path
+    return inside(base_dir, location, f"initializer '{tensor.name}' (external data)")
 
 
 def read(tensor: onnx.TensorProto, base_dir: Path | None, *, mapped: bool = False) -> np.ndarray:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline import progress, tempdirs
 from pipeline.errors import (
     InternalError,
     PipelineError,
@@ -103,6 +104,7 @@ def call(
             result = task.fn(request)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return WorkerRun(result=result, peak_rss_mb=peak, seconds=time.perf_counter() - start, in_process=True)
+    progress.note(f"{stage or task.name}: starting the {task.name} worker")
     return _subprocess(task, request, log_dir, limits or WorkerLimits(), stage or task.name, start)
 
 
@@ -173,7 +175,7 @@ def tree_rss(pid: int) -> int:
 def _subprocess(
     task: Task, request: dict[str, Any], log_dir: Path | None, limits: WorkerLimits, stage: str, start: float
 ) -> WorkerRun:
-    with tempfile.TemporaryDirectory(prefix=f"k2t-{task.name}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=tempdirs.prefix(task.name)) as tmp:
         req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
         req_path.write_text(json.dumps(request), encoding="utf-8")
         log_path = (log_dir / f"{task.name}.log") if log_dir else Path(tmp) / f"{task.name}.log"

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import pipeline
+from pipeline.outdir import MARKER
 from tests.conftest import ROOT, run_cli
 
-ERROR_DIR_CONTENT = {"report.json", "report.md", "report.html", "logs"}
+ERROR_DIR_CONTENT = {"report.json", "report.md", "report.html", "logs", MARKER}
 
 
 def _assert_clean_error(proc: subprocess.CompletedProcess[str], out: Path, stage: str, *needles: str) -> dict:

@@ -144,11 +144,14 @@ def validate_stage(conv: Conversion) -> None:
 
     assert conv.export is not None
     ws = conv.workspace
+    from pipeline.translate.stage import module_outputs
+
     with timed(conv.stages, "validate"):
         conv.input_sets = describe_sets(load_sets(ws.inputs), conv.export.inputs)
         runs: dict[str, Any] = {
             "tf": load_sets(ws.outputs_tf) if ws.outputs_tf.is_file() else None,
             "ort": load_sets(ws.outputs_ort),
+            "module": module_outputs(ws),  # model.py (pipeline/translate/stage.py)
             "torch": merge_probes(
                 load_sets(ws.outputs_torch), load_sets(ws.probes_torch) if ws.probes_torch.is_file() else None
             ),

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from pipeline import tempdirs
 from pipeline.errors import Location, OnnxRuntimeError
 from pipeline.inputs import InputSets
 
@@ -205,7 +205,7 @@ def run(model: onnx.ModelProto | Path, sets: InputSets, probes: list[str] | None
     """Run every input set; ``probes`` are intermediate tensors to return as well."""
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
     main_names = [o.name for o in proto.graph.output]
-    profile_dir = Path(tempfile.mkdtemp(prefix="k2t-ort-profile-"))
+    profile_dir = tempdirs.make("ort_profile")
     notes: list[str] = []
     external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
     try:

@@ -65,6 +65,7 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline import inputs as inputs_mod
     from pipeline.helpers import package_version
     from pipeline.stages.export import export_onnx
+    from pipeline.translate.stage import translate_in_tf
 
     tf.config.experimental.enable_tensor_float_32_execution(False)
     ws = Workspace(Path(request["workspace"]))
@@ -82,6 +83,7 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     if not request.get("skip_export"):
         with timed(stages, "export"):
             exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
+        translate_in_tf(loaded, config, ws, stages)  # model.py, model.safetensors, translation.json
     with timed(stages, "tf_reference"):
         outputs: dict[str, np.ndarray] = {}
         for set_name, arrays in sets.items():

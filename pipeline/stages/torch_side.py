@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.context import StageRecord, TensorSpec, TorchResult, Workspace, from_json, timed, to_json
+from pipeline.translate.stage import module_program_used, write_whole_model
 from pipeline.worker import Task
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ def torch_stage(conv: Conversion) -> None:
     if given is not None:
         with timed(conv.stages, "load_torch"):
             shutil.copyfile(given, conv.workspace.pt2)
+        return
+    if module_program_used(conv):  # model.pt2 came from model.py's module
         return
     result = conv.run_task(
         TORCH,
@@ -102,7 +105,10 @@ def torch_task(request: dict[str, Any]) -> dict[str, Any]:
         example = [torch.from_numpy(example_set[s.name]) for s in specs]
         onnx_of = {module: node for node, module in imported.node_modules.items()}
         program, dynamic, notes = export_program(imported.module, example, specs, onnx_of)
-        params, nbytes = save(program, ws.pt2, ws.weights)
+        # with a model.py, model.safetensors is its state dict; the program's weights go beside it
+        weights = ws.root / "program.safetensors" if (ws.root / "model.py").is_file() else ws.weights
+        params, nbytes = save(program, ws.pt2, weights)
+        write_whole_model(program, ws, specs)  # no Keras layer graph: the program itself as model.py
     result = TorchResult(
         dynamic_batch=dynamic,
         parameters=params,
@@ -151,7 +157,7 @@ def torch_check_task(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline.inputs import load_sets
     from pipeline.stages.torch_export import block_modules, run_program
 
-    if "onnx2torch" not in sys.modules:
+    if "onnx2torch" not in sys.modules and "custom_ops" not in sys.modules:  # a fresh process
         block_modules()
     torch_numerics()
     ws = Workspace(Path(request["workspace"]))

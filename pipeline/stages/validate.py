@@ -25,8 +25,13 @@ import numpy as np
 
 from pipeline.config import Tolerance
 
-PAIRS = (("tf_vs_ort", "tf", "ort"), ("ort_vs_torch", "ort", "torch"), ("tf_vs_torch", "tf", "torch"))
-RUNTIMES = {"tf": "TensorFlow", "ort": "ONNX Runtime", "torch": "torch"}
+PAIRS = (
+    ("tf_vs_ort", "tf", "ort"),
+    ("ort_vs_torch", "ort", "torch"),
+    ("tf_vs_torch", "tf", "torch"),
+    ("tf_vs_module", "tf", "module"),  # model.py (pipeline/translate)
+)
+RUNTIMES = {"tf": "TensorFlow", "ort": "ONNX Runtime", "torch": "torch", "module": "model.py"}
 LOGITS_SUFFIX = ":logits"
 
 

@@ -1,0 +1,1 @@
+"""Translation entries, one file per Keras layer family; registered in ``pipeline.translate``."""
