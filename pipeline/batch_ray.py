@@ -162,7 +162,7 @@ def run_task(request: dict[str, Any], source: Any, inputs: Any) -> dict[str, Any
             )
             outcome = publish_error(out, folder, name, config, error, {**info, "seconds": 0.0})
         else:
-            moved: dict[str, str] = {}
+            moved = {str(out): request["out"]}  # the node's scratch output folder is the driver's OUT
             if source is not None:
                 unpack(source, work / "source")
                 local = work / "source" / request["source_name"]
@@ -174,8 +174,7 @@ def run_task(request: dict[str, Any], source: Any, inputs: Any) -> dict[str, Any
                 moved[str(local)] = request["inputs_path"]
                 config = replace(config, inputs_file=str(local))
             outcome = convert_one(out, name, config, folder, info)
-            if moved:
-                outcome = _restore_paths(out / folder, moved, request["config"].source, folder)
+            outcome = _restore_paths(out / folder, moved, request["config"].source, folder)
         return {"outcome": to_json(outcome), "tar": pack(out / folder, folder, work / "ship"), "node": node}
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the returned tar stays mapped until Ray has stored it
@@ -189,7 +188,7 @@ def _restore_paths(folder: Path, moved: dict[str, str], spec: str | None, name: 
     for local, original in moved.items():
         text = text.replace(json.dumps(local)[1:-1], json.dumps(original)[1:-1])
     report = json.loads(text)
-    if isinstance(report.get("source"), dict):
+    if isinstance(report.get("source"), dict) and spec is not None:
         report["source"]["spec"] = spec
     write_report(report, folder / "report.json", folder / "report.md")
     return outcome_from_report(report, name)
@@ -292,6 +291,7 @@ class RayEngine:
             "info": {**job.info, "ray": {"attempt": task.attempt, "lost": task.lost} if task.lost else {}},
             "expect": self.expect,
             "cwd": os.getcwd(),
+            "out": str(batch.out.resolve()),
         }
         blobs = [None, None]
         if not config.shared_path:

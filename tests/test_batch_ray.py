@@ -118,7 +118,7 @@ def test_every_outcome_on_two_nodes(ray_run: tuple[Path, Path, subprocess.Comple
     assert "k2t-ray-" not in (out / "shipped" / "report.json").read_text()  # the node's scratch copy is not named
     assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".batch.lock"]
     # both worker nodes ran models, and each finished model's line names its node
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("[") and "started" not in line]
+    lines = [line for line in proc.stdout.splitlines() if re.match(r"\[\s*\d+/8\] +(passed|FAILED|ERROR) ", line)]
     nodes = {line.rsplit("[node ", 1)[1].split()[1].rstrip("]") for line in lines if "[node " in line}
     assert len(lines) == 8 and len(nodes) == 2, proc.stdout
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
@@ -129,14 +129,24 @@ def test_rerun_reuses_everything_without_ray(
     ray_run: tuple[Path, Path, subprocess.CompletedProcess[str]], cluster: Any
 ) -> None:
     config, out, _ = ray_run
-    before = {p: p.stat().st_mtime_ns for p in out.glob("*/report.json")}
-    # an address nothing listens on: the rerun must not need a cluster at all
-    proc = run_cli("batch", str(config), "--out", str(out), "--engine", "ray", "--address", "127.0.0.1:9", timeout=120)
+    kept = {p: p.stat().st_mtime_ns for p in out.glob("*/report.json") if p.parent.name != "segfault"}
+    cli = ["batch", str(config), "--out", str(out), "--engine", "ray", "--address"]
+    proc = run_cli(*cli, cluster.address, timeout=600)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    summary = _summary(out)  # as with the local engine, only the crash is not a result: it runs again
+    assert summary["workers_started"] == 1 and summary["reused"] == 7
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept
+    # without the crashing entry everything is current: an address nothing listens on does not matter
+    current = config.with_name("current.yaml")
+    current.write_text("".join(line for line in config.read_text().splitlines(True) if "segfault" not in line))
+    proc = run_cli(*cli[:1], str(current), *cli[2:], "127.0.0.1:9", timeout=120)
     assert proc.returncode == 1, proc.stderr[-3000:]
     summary = _summary(out)
-    assert summary["workers_started"] == 0 and summary["reused"] == 8
-    assert "startup_seconds" not in summary["engine"]
-    assert {p: p.stat().st_mtime_ns for p in out.glob("*/report.json")} == before
+    assert summary["workers_started"] == 0 and summary["reused"] == 6  # bad_key's message names the new file
+    assert "startup_seconds" not in summary["engine"]  # Ray was never started
+    assert {p: p.stat().st_mtime_ns for p in kept if p.parent.name != "bad_key"} == {
+        p: t for p, t in kept.items() if p.parent.name != "bad_key"
+    }
 
 
 def test_batch_of_one_on_its_own_ray_instance(model_files: dict[str, Path], tmp_path: Path) -> None:
