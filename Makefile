@@ -13,7 +13,7 @@ ADDRESS ?=
 # make reports any failure as its own code 2: the last line names the pipeline's code and meaning
 EXIT_LINE = $(PY) -m pipeline.exitcodes $$?
 
-.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table conformance clean bench-speed bench-memory
+.PHONY: setup convert batch zoo bench-batch test test-slow lint support-table conformance clean bench-speed bench-memory bench-convert train-demo
 
 setup: $(STAMP)
 
@@ -75,6 +75,14 @@ clean:
 bench-speed: $(STAMP)
 	$(PY) scripts/bench_speed.py
 
+# conversion seconds of ResNet50 and MobileNetV2, end to end and per stage, vs plain tf2onnx + onnx2torch
+bench-convert: $(STAMP)
+	$(PY) scripts/bench_convert.py $(ARGS)
+
 # peak memory per process against weight bytes: VGG16 and a ~3 GB model (each process capped at 8 GB)
 bench-memory: $(STAMP)
 	$(PY) scripts/bench_memory.py
+
+# fine-tune a converted model in a plain PyTorch loop beside Keras's fit: make train-demo [OUT=<dir>] [STEPS=<n>]
+train-demo: $(STAMP)
+	$(PY) scripts/train_demo.py $(if $(OUT),--out "$(OUT)") $(if $(STEPS),--steps $(STEPS))

@@ -84,6 +84,20 @@ def shape_expression(node: Any, graph: Any, index: int, depth: int = 0) -> list[
     return None
 
 
+def same_symbol(graph: Any, a: str, axis_a: int, b: str, axis_b: int) -> bool:
+    """Whether ``a.shape[axis_a]`` and ``b.shape[axis_b]`` carry the same symbolic dim (the batch)."""
+    params = []
+    for name, axis in ((a, axis_a), (b, axis_b)):
+        info = graph.value_info.get(name)
+        if info is None or not info.type.tensor_type.HasField("shape"):
+            return False
+        dims = info.type.tensor_type.shape.dim
+        if axis >= len(dims) or not dims[axis].dim_param:
+            return False
+        params.append(dims[axis].dim_param)
+    return params[0] == params[1]
+
+
 def is_static(dims: list[Dim]) -> bool:
     return all(d.tensor is None for d in dims)
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from custom_ops import _shapes
 from custom_ops.base import CustomOp, TorchConverter
 from custom_ops.common import attributes, const_floats, const_ints, input_shape, present, result, versions_of
 
@@ -288,6 +289,12 @@ def _converter(legacy: bool) -> Any:
                 else None
             )
         shape = input_shape(node, graph, 0)
+        no_scales = "scales" not in given or scales == []  # tf2onnx feeds an empty tensor there
+        resizable = names and "sizes" in given and no_scales and ("roi" not in given or roi is not None)
+        if target is None and resizable and shape is not None:
+            batch_sized = _batch_sized_target(node, graph, given["sizes"], shape, roi)
+            if batch_sized is not None:  # sizes hold the batch: only the static axes resize
+                target, shape = batch_sized
         static = target is not None and shape is not None and all(d is not None for d in _needed(shape, mode, target))
         if static:
             return result(OnnxResize(mode, target, (), [d or 0 for d in shape]), node, (0,))
@@ -296,6 +303,30 @@ def _converter(legacy: bool) -> Any:
         return result(OnnxResize(mode, target, fed, None), node, keep)
 
     return convert
+
+
+def _batch_sized_target(
+    node: Any, graph: Any, index: int, shape: list[int | None], roi: list[float] | None
+) -> tuple[_Target, list[int | None]] | None:
+    """Sizes made of constants and the input's own symbolic dims (a feature map resized to another's
+    size: ``Concat(Shape(x)[:1], Shape(y)[1:3], ...)``) as a static target plus a shape in which the
+    symbolic dims are 1 on both sides: those axes keep their size, so the plan never reads them."""
+    dims = _shapes.shape_expression(node, graph, index)
+    if dims is None or len(dims) != len(shape):
+        return None
+    sizes, dummy = [], []
+    for axis, (dim, have) in enumerate(zip(dims, shape, strict=True)):
+        if dim.tensor is None:
+            sizes.append(dim.value)
+            dummy.append(have)
+        elif (dim.tensor, dim.axis) == (node.input_values[0], axis) or (
+            have is None and _shapes.same_symbol(graph, dim.tensor, dim.axis, node.input_values[0], axis)
+        ):  # the axis keeps its size
+            sizes.append(1 if have is None else have)
+            dummy.append(1 if have is None else have)
+        else:
+            return None
+    return _Target(sizes=tuple(sizes), roi=tuple(roi) if roi else None), dummy
 
 
 def _needed(shape: list[int | None], mode: ResizeMode, target: _Target) -> list[int | None]:

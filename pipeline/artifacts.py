@@ -22,6 +22,7 @@ from typing import Any
 
 from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError, NotAModelError, SourceNotFoundError, UnsafeModelError
+from pipeline.helpers import first_line
 
 STAGE = "load"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".tar")
@@ -100,7 +101,7 @@ def load_program(path: str | Path) -> Any:
         try:
             return torch.export.load(str(checked))
         except Exception as exc:
-            text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            text = first_line(exc, 300)
             raise NotAModelError(f"{path} could not be loaded as a torch.export program: {text}", stage=STAGE) from None
 
 

@@ -49,6 +49,7 @@ from pipeline import outdir
 from pipeline.config import NAME_PATTERN, BatchEntry, ConversionConfig, load_batch
 from pipeline.context import to_json
 from pipeline.errors import ConfigError, OutputFolderError, PipelineError, UserError, WorkerCrashError, error_from_dict
+from pipeline.helpers import process_running, tail
 from pipeline.progress import ENV as STAGE_ENV
 from pipeline.progress import BatchProgress, read
 from pipeline.worker import Task, WorkerLimits, kill_tree, over_limits, tree_rss
@@ -569,10 +570,10 @@ class _Batch:
         seconds = round(time.monotonic() - job.started, 2)
         folder, target = job.folder, self.out / job.folder
         partial = self.out / f".{job.folder}.partial-{job.proc.pid}"
-        log_tail = _tail(job.files["log"])
+        log_tail = tail(job.files["log"])
         stage, stage_log = _running_stage(partial)
         during = f" (during the {stage_log.stem} worker)" if stage_log else ""
-        stage_tail = _tail(stage_log) if stage_log else log_tail
+        stage_tail = tail(stage_log) if stage_log else log_tail
         error: PipelineError | None = None
         if job.killed_for is not None:
             error_type, reason = job.killed_for
@@ -650,7 +651,7 @@ class _Batch:
         """Staging folders and worker files of an earlier batch that was killed."""
         for stale in [*self.out.glob(".*.partial-*"), *self.out.glob(".*.old-*")]:
             pid = stale.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_running(int(pid)):
                 shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(self.out / WORK_DIR, ignore_errors=True)
 
@@ -738,16 +739,6 @@ def _running_stage(partial: Path) -> tuple[str | None, Path | None]:
     return _LOG_STAGES.get(logs[-1].stem), logs[-1]
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a killed process can linger as a zombie until its new parent reaps it)."""
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 def _remove_staging(out: Path, folder: str, pid: int) -> None:
     for leftover in (out / f".{folder}.partial-{pid}", out / f".{folder}.old-{pid}"):
         shutil.rmtree(leftover, ignore_errors=True)
@@ -782,13 +773,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def _write_text(path: Path, text: str) -> None:

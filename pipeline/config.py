@@ -65,6 +65,8 @@ class ConversionConfig:
     localize: str = "on_failure"  # on_failure | always | never
     # model.py's image inputs/outputs: as the Keras model has them ("keras") or NCHW ("channels_first")
     layout: str = "keras"
+    # Training check (pipeline/training): gradients and one optimizer step, TensorFlow vs model.py
+    check_training: bool = True
     allow_custom_objects: bool = False
     custom_objects: tuple[str, ...] = ()
     timeout_s: float = 900.0
@@ -76,6 +78,8 @@ class ConversionConfig:
     # Weights adding up to more than this many MB are written as ONNX external data
     # (model.onnx + model.onnx.data); 0: always, a negative value: never (2 GB at most).
     external_data_mb: float = 256.0
+    # "aot": also an AOTInductor package, model_aoti.pt2, checked against model.pt2 (pipeline/stages/aot.py)
+    compile: str = "none"
     base_dir: str | None = None  # folder relative sources are resolved against
 
     def tolerance_for(self, output: str) -> Tolerance:
@@ -101,6 +105,7 @@ MODEL_KEYS: dict[str, str] = {
     "edge_inputs": "bool",
     "localize": "str",
     "layout": "str",
+    "check_training": "bool",
     "allow_custom_objects": "bool",
     "custom_objects": "strlist",
     "timeout_s": "number",
@@ -108,10 +113,12 @@ MODEL_KEYS: dict[str, str] = {
     "num_cpus": "number",
     "shared_path": "bool",
     "external_data_mb": "number",
+    "compile": "str",
 }
 TOLERANCE_KEYS = ("atol", "rtol")
 INPUT_KEYS = ("shape", "dtype", "low", "high")
 LOCALIZE_MODES = ("on_failure", "always", "never")
+COMPILE_MODES = ("none", "aot")  # pipeline/stages/aot.py
 MIN_OPSET, MAX_OPSET = 13, 18
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]*")  # model names become folder names
 MAX_CONFIG_BYTES = 2 * 2**20  # config and batch files (a zoo of hundreds of models is ~100 KB)
@@ -271,6 +278,12 @@ class _Parser:
                 fields["localize"],
                 f"{where}.localize" if where else "localize",
                 f"expected one of {', '.join(LOCALIZE_MODES)}, got {changes['localize']!r}",
+            )
+        if "compile" in changes and changes["compile"] not in COMPILE_MODES:
+            raise self.fail(
+                fields["compile"],
+                f"{where}.compile" if where else "compile",
+                f"expected one of {', '.join(COMPILE_MODES)}, got {changes['compile']!r}",
             )
         if "layout" in changes and changes["layout"] not in ("keras", "channels_first"):
             raise self.fail(

@@ -70,6 +70,7 @@ class ExportResult:
     versions: dict[str, str] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     has_reference: bool = True  # TensorFlow outputs were computed
+    compute_dtype: str | None = None  # float16/bfloat16 when layers compute in it (pipeline/precision.py)
 
 
 @dataclass

@@ -46,6 +46,7 @@ class Conversion:
     validation: dict[str, Any] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    worker_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each worker call, start-up included
     notes: list[str] = field(default_factory=list)
     error: PipelineError | None = None
     # validation details: input sets that a runtime could not run, ONNX Runtime's node placement,
@@ -56,12 +57,14 @@ class Conversion:
     diagnosis: dict[str, Any] | None = None
     given: dict[str, str] = field(default_factory=dict)  # "onnx" / "torch" -> path
     batch: dict[str, Any] | None = None  # set by a batch run: fingerprint and limits (pipeline/batch.py)
+    training: dict[str, Any] | None = None  # the training check (pipeline/training), "passed" in it
 
     @property
     def status(self) -> str:
         if self.error is not None:
             return "error"
         verdicts = [p.passed for p in self.validation.values() if p.passed is not None]
+        verdicts += [self.training["passed"]] if self.training and self.training.get("passed") is not None else []
         return "passed" if verdicts and all(verdicts) else "failed"
 
     def limits(self) -> WorkerLimits:
@@ -89,6 +92,7 @@ class Conversion:
             stage=stage,
         )
         self.peak_rss_mb[task.name] = round(run.peak_rss_mb, 1)
+        self.worker_seconds[task.name] = round(run.seconds, 3)
         return run.result
 
     def record_own_peak(self) -> None:

@@ -42,6 +42,7 @@ from pipeline.sources import Source, SourceKind, classify
 from pipeline.stages.onnx_side import fixups_stage, onnx_source_stage, onnxruntime_stage
 from pipeline.stages.tensorflow_side import tensorflow_stage
 from pipeline.stages.torch_side import torch_check_stage, torch_stage
+from pipeline.training.stage import training_stage
 from pipeline.translate.stage import module_stage
 
 __all__ = ["Conversion", "ConversionResult", "convert", "run", "start", "validate_artifacts"]
@@ -171,27 +172,34 @@ def start(
 
 def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
     """Drive ``conv`` through every stage and publish its output folder."""
+    from pipeline import prestart
+    from pipeline.overlap import TensorflowSide, alongside, prestart_workers
     from pipeline.report import build_report, write_report
     from pipeline.stages.diagnose import validate_stage  # (numpy: imported once a conversion runs)
 
     ws = conv.workspace
+    tensorflow = TensorflowSide(conv)
     try:
         ws.root.mkdir(parents=True, exist_ok=True)
+        # torch workers import while the TensorFlow side runs (pipeline/prestart.py)
+        prestart_workers(conv, ("torch",) if conv.source.has_tensorflow_side else ("torch", "torch_check"))
         if conv.error is None:  # (an unclassifiable source already failed in start())
-            if conv.source.has_tensorflow_side:
-                tensorflow_stage(conv)  # 1-2. load, inputs, TF reference, tf2onnx export, model.py
-                module_stage(conv)  # 2b. model.py in a clean process (pipeline/translate/stage.py)
+            if conv.source.has_tensorflow_side:  # 1-2. load, inputs, tf2onnx export, model.py (TF reference after)
+                tensorflow.until_export(tensorflow_stage)
             else:
                 onnx_source_stage(conv)  # 1-2. an .onnx file: copy it, make inputs
             fixups_stage(conv)  # 3. graph fixups
-            onnxruntime_stage(conv)  # 3b. ONNX Runtime on the fixed graph
-            torch_stage(conv)  # 4-5. import, torch.export, safetensors
-            torch_check_stage(conv)  # 5b. run model.pt2 in a clean process
-            module_stage(conv)  # 5c. a whole-model model.py (no Keras layer graph) in a clean process
+            # 3b. ONNX Runtime on the fixed graph, in a thread alongside: the TensorFlow reference (still
+            # running), 2b. model.py in a clean process (pipeline/translate/stage.py), 4-5. import,
+            # torch.export, safetensors, 5b. run model.pt2 in a clean process, 5c. a whole-model model.py
+            main = [tensorflow.finish_stage, module_stage, torch_stage, torch_check_stage, module_stage]
+            alongside(conv, onnxruntime_stage, main)
             validate_stage(conv)  # 6. three-way comparison
+            training_stage(conv)  # 7. gradients and one optimizer step vs TensorFlow (pipeline/training)
     except PipelineError as exc:
         conv.error = exc
     except KeyboardInterrupt:
+        tensorflow.thread = None  # not waited for: its worker dies with this process
         shutil.rmtree(ws.root, ignore_errors=True)
         raise
     except Exception as exc:  # our bug: keep the traceback in the report
@@ -201,6 +209,8 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             f"{type(exc).__name__}: {exc}", stage=_current_stage(conv), details=traceback.format_exc()[-6000:]
         )
     finally:
+        tensorflow.join()
+        prestart.close()
         if conv.source.kind is SourceKind.OBJECT:
             MODEL_OBJECTS.pop(int(conv.source.spec), None)
         conv.record_own_peak()

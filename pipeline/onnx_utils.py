@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import onnx
 from onnx import helper
 
+from pipeline import external_data
 from pipeline.context import TensorSpec
 from pipeline.errors import NotAModelError
 
@@ -19,7 +21,7 @@ def load(path: str | Path, stage: str = "load") -> onnx.ModelProto:
     """Read an ONNX file's graph, turning protobuf errors into :class:`NotAModelError`.
 
     External data stays on disk: such initializers keep their file references, and
-    :func:`pipeline.weights.read` reads one when it is needed (relative to ``path``'s folder).
+    :func:`pipeline.external_data.read` reads one when it is needed (relative to ``path``'s folder).
     """
     try:
         return onnx.load(str(path), load_external_data=False)
@@ -34,20 +36,19 @@ def save(model: onnx.ModelProto, path: str | Path) -> None:
     ``path``'s folder). When the model uses external data already, or its inline tensors would
     take it past the limit, inline tensors of 1 KB or more are moved to ``<path>.data``.
     """
-    from pipeline import weights
-
     path = Path(path)
-    inline = sum(weights.nbytes(t) for t in model.graph.initializer if not weights.is_external(t))
-    has_external = any(True for _ in weights.external_tensors(model))
+    inline = sum(external_data.nbytes(t) for t in model.graph.initializer if not external_data.is_external(t))
+    has_external = any(True for _ in external_data.external_tensors(model))
     large_inline = any(
-        not weights.is_external(t) and weights.nbytes(t) >= weights.MIN_EXTERNAL_BYTES for t in model.graph.initializer
+        not external_data.is_external(t) and external_data.nbytes(t) >= external_data.MIN_EXTERNAL_BYTES
+        for t in model.graph.initializer
     )
-    if (has_external and large_inline) or inline > weights.PROTO_LIMIT // 2:
+    if (has_external and large_inline) or inline > external_data.PROTO_LIMIT // 2:
         data = path.with_name(path.name + ".data")
-        if data.name in weights.data_files(model):
+        if data.name in external_data.data_files(model):
             raise ValueError(f"{data} is already referenced by the model; save to another path")
-        with weights.DataWriter(data) as writer:
-            weights.externalize_large(model, writer)
+        with external_data.DataWriter(data) as writer:
+            external_data.externalize_large(model, writer)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
         handle.write(model.SerializeToString())
@@ -60,17 +61,15 @@ def copy_model(model: onnx.ModelProto, source_dir: Path, path: Path, external_da
     Weights go to ``<path>.data`` when they add up to more than ``external_data_mb`` MB or the
     source already kept them outside; they are copied one tensor at a time.
     """
-    from pipeline import weights
-
     path = Path(path)
-    total = weights.weight_bytes(model)
-    external = any(True for _ in weights.external_tensors(model)) or total > weights.PROTO_LIMIT // 2
+    total = external_data.weight_bytes(model)
+    external = any(True for _ in external_data.external_tensors(model)) or total > external_data.PROTO_LIMIT // 2
     external = external or (external_data_mb >= 0 and total > external_data_mb * 1e6)
     if external:
-        with weights.DataWriter(path.with_name(path.name + ".data")) as writer:
-            weights.relocate(model, Path(source_dir), writer)
+        with external_data.DataWriter(path.with_name(path.name + ".data")) as writer:
+            external_data.relocate(model, Path(source_dir), writer)
     else:
-        weights.relocate(model, Path(source_dir), None)
+        external_data.relocate(model, Path(source_dir), None)
     save(model, path)
 
 
@@ -198,9 +197,8 @@ def _symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
     onnxruntime releases). Returns None if the tool fails outright.
     """
     try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-        inference = SymbolicShapeInference(2**31 - 1, True, False, 0)  # int_max, auto_merge, guess_rank, verbose
+        tool: Any = symbolic_shape_tool()
+        inference = tool.SymbolicShapeInference(2**31 - 1, True, False, 0)  # int_max, auto_merge, guess_rank, verbose
         inference._preprocess(model)
         while inference.run_:
             inference._infer_impl()
@@ -208,3 +206,25 @@ def _symbolic_shapes(model: onnx.ModelProto) -> onnx.ModelProto | None:
         return inference.out_mp_
     except Exception:  # unknown ops (custom domains), ops it does not cover
         return None
+
+
+def symbolic_shape_tool() -> object:
+    """``onnxruntime.tools.symbolic_shape_infer``, loaded from its file.
+
+    Importing it as a module of ``onnxruntime.tools`` runs that package's ``__init__``, which imports
+    torch (``pytorch_export_helpers``): 1.7 s and 0.5 GB in a process that never runs torch.
+    """
+    import importlib.util
+    import sys
+
+    name = "keras2torch_symbolic_shape_infer"
+    if name not in sys.modules:
+        package = importlib.util.find_spec("onnxruntime")
+        assert package is not None and package.origin is not None
+        path = Path(package.origin).parent / "tools" / "symbolic_shape_infer.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]

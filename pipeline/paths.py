@@ -5,7 +5,7 @@ symbolic link, sits under a symlinked folder, or is a hard link to a file elsewh
 pipeline read (and copy into its outputs) a file outside the model. :func:`inside` resolves the
 path (after every symlink) and requires it to stay under the resolved folder, and refuses files
 with more than one hard link. Every place external data is opened goes through it
-(:func:`pipeline.weights.data_file`).
+(:func:`pipeline.external_data.data_file`).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import outdir
 from pipeline.context import Workspace
+from pipeline.helpers import process_running
 
 if TYPE_CHECKING:
     from pipeline.conversion import Conversion
@@ -32,18 +33,8 @@ def remove_stale(target: Path) -> None:
     """Staging (and replaced) folders left by a conversion that was killed (its process no longer exists)."""
     for stale in [*target.parent.glob(f".{target.name}.partial-*"), *target.parent.glob(f".{target.name}.old-*")]:
         pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_running(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def publish(conv: Conversion, report: dict[str, Any], target: Path, write_report: Any) -> Path:

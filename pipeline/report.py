@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.context import to_json
 from pipeline.report_validation import fmt
+from pipeline.training.report import training_markdown
 from pipeline.translate.report import translation_markdown, translation_report
 
 if TYPE_CHECKING:
@@ -72,12 +73,14 @@ def build_report(conv: Conversion) -> dict[str, Any]:
         "tolerance": to_json(conv.config.tolerance),
         "torch": to_json(conv.torch) if conv.torch else None,
         "peak_rss_mb": conv.peak_rss_mb,
+        "worker_seconds": conv.worker_seconds,
         "artifacts": artifacts,
         "versions": versions,
         "notes": conv.notes,
         "error": error,
         "batch": conv.batch,
         "translation": translation_report(conv.workspace.root),
+        "training": conv.training,  # gradients and one optimizer step vs TensorFlow (pipeline/training)
     }
 
 
@@ -161,6 +164,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 
     lines += validation_markdown(report)  # per-pair table, input sets, verdict, divergence trail
     lines += translation_markdown(report)  # model.py: each Keras layer, direct or through ONNX
+    lines += training_markdown(report)  # gradients and one optimizer step, per Keras weight
     if report.get("fixups"):
         lines += ["", "## Fixups applied", ""]
         for fixup in report["fixups"]:

@@ -12,6 +12,8 @@ import html
 import math
 from typing import Any
 
+from pipeline.training.report import training_html
+
 PAIR_TITLES = {
     "tf_vs_ort": "TensorFlow vs ONNX Runtime",
     "ort_vs_torch": "ONNX Runtime vs torch",
@@ -302,6 +304,7 @@ def render_html(report: dict[str, Any]) -> str:
             parts.append(f"<div class='finding'>{_e(finding)}</div>")
     parts += _pairs_html(report)
     parts += _sets_html(report)
+    parts += training_html(report)  # the training check (pipeline/training/report.py)
     for pair, walk in (diagnosis.get("localization") or {}).items():
         parts += _walk_html(pair, walk, report)
     if diagnosis and not diagnosis.get("localization"):

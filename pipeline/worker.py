@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import progress, tempdirs
+from pipeline import prestart, progress, tempdirs
 from pipeline.errors import (
     InternalError,
     PipelineError,
@@ -36,6 +36,7 @@ from pipeline.errors import (
     WorkerTimeoutError,
     error_from_dict,
 )
+from pipeline.helpers import tail
 
 PARENT_ENV = "KERAS2TORCH_WORKER_PARENT"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -181,7 +182,7 @@ def _subprocess(
         log_path = (log_dir / f"{task.name}.log") if log_dir else Path(tmp) / f"{task.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
+            proc = prestart.claim(task.name, task.target, log_path, req_path, res_path) or subprocess.Popen(
                 command(task, req_path, res_path),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -197,7 +198,7 @@ def _subprocess(
         seconds = time.perf_counter() - start
         if killed_for is not None:
             error_type, reason = killed_for
-            raise error_type(f"the {task.name} worker was stopped: {reason}", stage=stage, details=_tail(log_path))
+            raise error_type(f"the {task.name} worker was stopped: {reason}", stage=stage, details=tail(log_path))
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
@@ -205,14 +206,14 @@ def _subprocess(
                 f"the {task.name} worker crashed with signal {name}"
                 + (" (killed: out of memory?)" if sig == signal.SIGKILL else ""),
                 stage=stage,
-                details=_tail(log_path),
+                details=tail(log_path),
             )
         if not res_path.is_file():
             code = os.WEXITSTATUS(status)
             raise WorkerCrashError(
                 f"the {task.name} worker exited with code {code} without a result",
                 stage=stage,
-                details=_tail(log_path),
+                details=tail(log_path),
             )
         payload = json.loads(res_path.read_text(encoding="utf-8"))
     if not payload["ok"]:
@@ -291,14 +292,6 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     proc.returncode = -1
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def own_peak_rss_mb() -> float | None:
     """This process's peak resident set since it started its program (``VmHWM``), in MB.
 
@@ -318,6 +311,12 @@ def own_peak_rss_mb() -> float | None:
 
 def main(argv: list[str]) -> int:
     die_with_parent()
+    if argv[0] == "--wait":  # started ahead of its stage (pipeline.prestart): import, then wait
+        prestart.preload(argv[1])
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 3:  # the conversion ended without this stage
+            os._exit(0)
+        argv = [argv[1], *lines[:3]]
     task, target, req_path, res_path = argv
     request = json.loads(Path(req_path).read_text(encoding="utf-8"))
     try:

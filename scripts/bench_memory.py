@@ -139,9 +139,9 @@ def run_capped(command: list[str], cap_gb: float, tree_cap_gb: float, log: Path)
 def onnx_weight_bytes(path: Path) -> int:
     """Bytes of the ONNX model's initializers, read from the graph alone."""
     sys.path.insert(0, str(ROOT))
-    from pipeline import onnx_utils, weights
+    from pipeline import external_data, onnx_utils
 
-    return weights.weight_bytes(onnx_utils.load(path))
+    return external_data.weight_bytes(onnx_utils.load(path))
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import pipeline
-from pipeline import onnx_utils, weights
+from pipeline import external_data, onnx_utils, weight_folding
 from pipeline.errors import NotAModelError
 
 PAIRS = ("tf_vs_ort", "ort_vs_torch", "tf_vs_torch")
@@ -47,18 +47,18 @@ def test_keras_model_through_external_data(tmp_path: Path) -> None:
     assert set(result.report["peak_rss_mb"]) >= {"tensorflow", "torch", "torch_check", "orchestrator"}
 
     raw, fixed = _initializers(out / "model.onnx"), _initializers(out / "model_fixed.onnx")
-    external = {n for n, t in raw.items() if weights.is_external(t)}
+    external = {n for n, t in raw.items() if external_data.is_external(t)}
     # the dense kernel (12544 x 10) was a graph input for tf2onnx and is named after its variable
     assert "seed_cnn/predictions/kernel" in external
-    assert all(dict_of(t)["location"] == "model.onnx.data" for t in fixed.values() if weights.is_external(t))
+    assert all(dict_of(t)["location"] == "model.onnx.data" for t in fixed.values() if external_data.is_external(t))
     # the proto itself holds no weights
     assert (out / "model.onnx").stat().st_size < 20_000 < (out / "model.onnx.data").stat().st_size
 
     # every weight of the Keras model reaches ONNX and torch with its value
     kernel = model.get_layer("predictions").kernel.numpy()
-    np.testing.assert_array_equal(weights.read(raw["seed_cnn/predictions/kernel"], out), kernel)
+    np.testing.assert_array_equal(external_data.read(raw["seed_cnn/predictions/kernel"], out), kernel)
     conv2 = model.get_layer("conv2").kernel.numpy()  # HWIO in Keras, OIHW in ONNX (folded here)
-    onnx_conv2 = [weights.read(t, out) for t in raw.values() if list(t.dims) == [64, 32, 3, 3]]
+    onnx_conv2 = [external_data.read(t, out) for t in raw.values() if list(t.dims) == [64, 32, 3, 3]]
     assert len(onnx_conv2) == 1
     np.testing.assert_array_equal(onnx_conv2[0], conv2.transpose(3, 2, 0, 1))
 
@@ -151,15 +151,15 @@ def test_data_file_round_trip_is_aligned(tmp_path: Path, rng: np.random.Generato
         "empty": np.zeros((0, 4), np.float32),
         "strided": rng.normal(size=(40, 40)).astype(np.float32)[::2, ::3],
     }
-    with weights.DataWriter(tmp_path / "w.data") as writer:
+    with external_data.DataWriter(tmp_path / "w.data") as writer:
         protos = {name: writer.add(name, value) for name, value in arrays.items()}
     for name, value in arrays.items():
         proto = protos[name]
-        assert weights.is_external(proto) and int(dict_of(proto)["offset"]) % weights.ALIGN == 0
-        got = weights.read(proto, tmp_path)
+        assert external_data.is_external(proto) and int(dict_of(proto)["offset"]) % external_data.ALIGN == 0
+        got = external_data.read(proto, tmp_path)
         assert got.dtype == value.dtype and got.shape == value.shape
         np.testing.assert_array_equal(got, value)
-        np.testing.assert_array_equal(weights.read(proto, tmp_path, mapped=True), value)
+        np.testing.assert_array_equal(external_data.read(proto, tmp_path, mapped=True), value)
     # onnx's own reader agrees with the layout
     model = helper.make_model(
         helper.make_graph([], "g", [], [helper.make_tensor_value_info("f32", TensorProto.FLOAT, [33, 7])])
@@ -185,14 +185,14 @@ def test_external_data_outside_the_model_folder_is_refused(tmp_path: Path) -> No
         entry = tensor.external_data.add()
         entry.key, entry.value = key, value
     with pytest.raises(NotAModelError, match="outside the model's folder"):
-        weights.read(tensor, model_dir)
+        external_data.read(tensor, model_dir)
     tensor.external_data[0].value = "missing.bin"
     with pytest.raises(NotAModelError, match="missing"):
-        weights.read(tensor, model_dir)
+        external_data.read(tensor, model_dir)
     (model_dir / "short.bin").write_bytes(b"\0" * 8)
     tensor.external_data[0].value = "short.bin"
     with pytest.raises(NotAModelError, match="needs 16"):
-        weights.read(tensor, model_dir)
+        external_data.read(tensor, model_dir)
 
 
 def _conv_model(
@@ -252,8 +252,8 @@ def test_attach_folds_weight_only_nodes_and_fuses_conv_affine(
         return kernel
 
     path = tmp_path / "model.onnx"
-    writer = weights.DataWriter(tmp_path / "model.onnx.data") if external else None
-    result = weights.attach(model, {"W": load_kernel}, writer)
+    writer = external_data.DataWriter(tmp_path / "model.onnx.data") if external else None
+    result = weight_folding.attach(model, {"W": load_kernel}, writer)
     if writer is not None:
         writer.close()
     onnx_utils.save(model, path)
@@ -262,7 +262,7 @@ def test_attach_folds_weight_only_nodes_and_fuses_conv_affine(
     assert result.folded == 1 and result.fused == 2
     assert [i.name for i in model.graph.input] == ["x"]
     conv_weight = next(t for t in model.graph.initializer if list(t.dims) == [16, 8, 3, 3])
-    assert conv_weight.name == "W" and weights.is_external(conv_weight) == external
+    assert conv_weight.name == "W" and external_data.is_external(conv_weight) == external
     assert {t.name for t in model.graph.initializer} == {"W", "W/bias"}  # scale and shift went into the Conv
     np.testing.assert_allclose(_run(path, {"x": x}), expected, rtol=1e-5, atol=1e-5)
 
@@ -270,8 +270,8 @@ def test_attach_folds_weight_only_nodes_and_fuses_conv_affine(
 def test_save_moves_large_inline_tensors_next_to_external_ones(tmp_path: Path, rng: np.random.Generator) -> None:
     model, _ = _conv_model(rng, weights_as_inputs=False)
     first = tmp_path / "model.onnx"
-    with weights.DataWriter(tmp_path / "model.onnx.data") as writer:
-        weights.externalize_large(model, writer)
+    with external_data.DataWriter(tmp_path / "model.onnx.data") as writer:
+        external_data.externalize_large(model, writer)
     onnx_utils.save(model, first)
     # a fixup adds a large inline initializer: saving elsewhere puts it in that model's own data file
     model.graph.initializer.append(numpy_helper.from_array(np.ones((64, 64), np.float32), "extra"))
@@ -280,7 +280,7 @@ def test_save_moves_large_inline_tensors_next_to_external_ones(tmp_path: Path, r
     by_name = _initializers(second)
     assert dict_of(by_name["extra"])["location"] == "model_fixed.onnx.data"
     assert dict_of(by_name["W"])["location"] == "model.onnx.data"
-    np.testing.assert_array_equal(weights.read(by_name["extra"], tmp_path), np.ones((64, 64), np.float32))
+    np.testing.assert_array_equal(external_data.read(by_name["extra"], tmp_path), np.ones((64, 64), np.float32))
     model.graph.initializer.append(numpy_helper.from_array(np.zeros((64, 64), np.float32), "more"))
     with pytest.raises(ValueError, match="already referenced"):
         onnx_utils.save(model, tmp_path / "model.onnx")

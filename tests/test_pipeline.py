@@ -123,7 +123,7 @@ def test_report_schema(tmp_path: Path) -> None:
     result = pipeline.convert("example:seed_cnn", tmp_path / "out")
     report = json.loads((result.out_dir / "report.json").read_text())
     assert set(report) >= REQUIRED_TOP
-    assert report["status"] in ("passed", "failed", "error")
+    assert report["status"] == result.status == "passed"  # seed_cnn converts: a schema of a failure is not enough
     assert report["execution_providers"] and report["execution_providers"][-1] == "CPUExecutionProvider"
     for stage in report["stages"]:
         assert set(stage) >= {"name", "seconds", "status"} and stage["seconds"] >= 0

@@ -7,6 +7,8 @@ these docstrings (``make support-table``).
 from __future__ import annotations
 
 from pipeline.fixups import (
+    bfloat16,
+    fold_into_conv,
     fold_shapes,
     inline_xla_calls,
     ir_version,
@@ -38,12 +40,16 @@ DEFAULT_FIXUPS: Registry[str, Fixup] = registry(
         opset.plan_opset,
         # onnxruntime refuses IR > 13; before any check that runs the model
         ir_version.cap_ir_version,
+        # tf2onnx casts to float16 beside bfloat16 weights; ORT's CPU has no bfloat16 MatMul
+        bfloat16.emulate_bfloat16,
         # only the batch stays symbolic: the rest of shape arithmetic can then be folded
         pin_dims.pin_input_dims,
         # Shape->Gather->Concat->Reshape chains become constants, so torch.export can trace them
         fold_shapes.fold_shape_arithmetic,
         # tf2onnx's NCHW<->NHWC Transposes that its optimizer leaves around elementwise chains
         transposes.cancel_transposes,
+        # tf2onnx leaves BatchNorm scales after depthwise convs and zero Pads before convs: a pass each in torch
+        fold_into_conv.fold_into_conv,
     ),
 )
 

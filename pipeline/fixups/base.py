@@ -48,7 +48,7 @@ class FixupContext:
         to external data when the model is saved, but reading every weight into memory defeats
         the point of keeping them outside.
         """
-        from pipeline.weights import read
+        from pipeline.external_data import read
 
         return read(tensor, self.model_dir)
 

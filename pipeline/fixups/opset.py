@@ -18,13 +18,14 @@ Supported = Callable[[str, str, int], bool]  # (domain, op_type, since_version) 
 def converter_available(domain: str, op_type: str, since_version: int) -> bool:
     """True when ``custom_ops`` or onnx2torch converts the op at that ``since_version``.
 
-    Reads onnx2torch's registry from a snapshot (:mod:`pipeline.onnx2torch_versions`): importing
-    onnx2torch loads torchvision, which this process must not do when it has TensorFlow.
+    Reads both registries from snapshots (:mod:`pipeline.onnx2torch_versions`,
+    :mod:`pipeline.custom_versions`): importing onnx2torch loads torchvision, which this process
+    must not do when it has TensorFlow, and the custom converters load torch.
     """
-    from custom_ops import torch_converters
+    from pipeline.custom_versions import covered
     from pipeline.onnx2torch_versions import ONNX2TORCH
 
-    if (domain, op_type, since_version) in torch_converters():
+    if covered(domain, op_type, since_version):
         return True
     return since_version in ONNX2TORCH.get((domain, op_type), ())
 

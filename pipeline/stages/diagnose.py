@@ -138,6 +138,7 @@ def runtime_name(key: str) -> str:
 
 def validate_stage(conv: Conversion) -> None:
     """Stage 6: compare TF / ONNX Runtime / torch pair by pair, then blame a stage and localise."""
+    from pipeline import precision
     from pipeline.context import timed
     from pipeline.inputs import describe_sets, load_sets
     from pipeline.stages.validate import merge_probes, validate
@@ -156,7 +157,9 @@ def validate_stage(conv: Conversion) -> None:
                 load_sets(ws.outputs_torch), load_sets(ws.probes_torch) if ws.probes_torch.is_file() else None
             ),
         }
-        conv.validation = validate(runs, conv.config.tolerance_for, conv.run_errors)
+        dtype = conv.export.compute_dtype  # low-precision models: tolerance follows their epsilon
+        conv.notes.extend(n for n in [precision.note(conv.config, dtype)] if n)
+        conv.validation = validate(runs, precision.tolerance_for(conv.config, dtype), conv.run_errors)
     with timed(conv.stages, "diagnose"):
         conv.diagnosis = diagnose_conversion(conv)
 
@@ -207,6 +210,7 @@ def _agree(conv: Conversion, pair: str) -> bool | None:
 
 def _raw_agrees_with_tf(conv: Conversion, set_name: str) -> bool:
     """Whether ONNX Runtime on the unfixed export agrees with TensorFlow on ``set_name`` (blames the fixups)."""
+    from pipeline import precision
     from pipeline.errors import PipelineError
     from pipeline.inputs import load_sets
     from pipeline.stages import onnxruntime_run
@@ -219,7 +223,8 @@ def _raw_agrees_with_tf(conv: Conversion, set_name: str) -> bool:
     except PipelineError:
         return False
     reference = {set_name: load_sets(ws.outputs_tf)[set_name]}
-    return bool(compare_runs(raw.outputs, reference, conv.config.tolerance_for).passed)
+    tolerance_for = precision.tolerance_for(conv.config, conv.export.compute_dtype if conv.export else None)
+    return bool(compare_runs(raw.outputs, reference, tolerance_for).passed)
 
 
 def _localize(conv: Conversion, pair: str, set_name: str) -> dict[str, Any]:

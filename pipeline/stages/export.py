@@ -5,7 +5,7 @@ frozen here rather than by tf2onnx: small variables become constants as usual, b
 (:data:`WEIGHT_MIN_ELEMENTS` elements or more) become *graph inputs* named after the variable.
 tf2onnx then converts a graph that holds no large tensor, which keeps its memory and time
 independent of the weights (with constants, its optimizer re-serialises every tensor in each
-pass: one Dense(25088 -> 4096) layer of 411 MB took 20.7 GB and 142 s). :func:`pipeline.weights.attach`
+pass: one Dense(25088 -> 4096) layer of 411 MB took 20.7 GB and 142 s). :func:`pipeline.weight_folding.attach`
 then streams the variables into initializers (external data above ``external_data_mb``), folding
 the kernel transposes and BatchNorm scales tf2onnx could not fold itself.
 
@@ -24,9 +24,10 @@ from typing import Any
 
 import onnx
 
-from pipeline import weights as weights_mod
+from pipeline import external_data, weight_folding
 from pipeline.context import FixupRecord
 from pipeline.errors import ExportError, Location, UnsupportedError
+from pipeline.helpers import first_line
 from pipeline.layers import layer_of
 from pipeline.onnx_utils import iter_nodes, save, unique_name
 from pipeline.stages.load import LoadedModel
@@ -84,6 +85,11 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
     from custom_ops import attach_functions, tf2onnx_handlers
     from pipeline.fixups import TRACE_FIXUPS, run_fixups
     from pipeline.fixups.trace import KIND, STAGE
+    from pipeline.stages.random_layers import refusal
+
+    refused = refusal(loaded.keras_model, "export") if loaded.keras_model is not None else None
+    if refused is not None:  # random draws: tf2onnx fails on the seed state, and no runtime could agree
+        raise refused
 
     signature = [
         tf.TensorSpec(
@@ -110,7 +116,7 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
         model = _convert(frozen, concrete.name, opset, dict(handlers.items()), extra_opsets)
     except Exception as exc:
         raise ExportError(
-            f"tf2onnx could not convert the model: {type(exc).__name__}: {_first_line(exc)}",
+            f"tf2onnx could not convert the model: {type(exc).__name__}: {first_line(exc)}",
             stage=STAGE,
             details="\n".join(collector.messages[-20:]) or None,
         ) from None
@@ -128,15 +134,15 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
 def _write(model: onnx.ModelProto, frozen: Frozen, path: Path, external_data_mb: float) -> Exported:
     """Stream the variables into initializers (folding weight-only nodes) and save the model."""
     loaders = {frozen.rename[name]: (lambda v=var: _variable_array(v)) for name, var in frozen.weights.items()}
-    total = weights_mod.weight_bytes(model) + sum(frozen.sizes.values())
-    external = (external_data_mb >= 0 and total > external_data_mb * 1e6) or total > weights_mod.PROTO_LIMIT // 2
+    total = external_data.weight_bytes(model) + sum(frozen.sizes.values())
+    external = (external_data_mb >= 0 and total > external_data_mb * 1e6) or total > external_data.PROTO_LIMIT // 2
     data_path = path.with_name(path.name + ".data")
     if external:
-        with weights_mod.DataWriter(data_path) as writer:
-            result = weights_mod.attach(model, loaders, writer)
-            weights_mod.externalize_large(model, writer)
+        with external_data.DataWriter(data_path) as writer:
+            result = weight_folding.attach(model, loaders, writer)
+            external_data.externalize_large(model, writer)
     else:
-        result = weights_mod.attach(model, loaders, None)
+        result = weight_folding.attach(model, loaders, None)
         data_path.unlink(missing_ok=True)
     save(model, path)
     changes = list(result.changes)
@@ -144,8 +150,8 @@ def _write(model: onnx.ModelProto, frozen: Frozen, path: Path, external_data_mb:
         changes.insert(0, f"{len(frozen.weights)} variable(s) kept out of tf2onnx's graph and attached by name")
     return Exported(
         model=model,
-        weight_bytes=weights_mod.weight_bytes(model),
-        data_files=weights_mod.data_files(model),
+        weight_bytes=external_data.weight_bytes(model),
+        data_files=external_data.data_files(model),
         weights_outside_graph=len(frozen.weights),
         changes=changes,
     )
@@ -347,11 +353,6 @@ def _to_placeholder(graph_def: Any, holder: Any, var: Any, uses: tuple[list[Any]
             node.attr["Tparams"].type = dtype
             node.attr["Tindices"].type = indices_type
             node.attr["Taxis"].type = indices_type
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_all_converted(model: onnx.ModelProto, log: list[str], layers: list[str]) -> None:

@@ -32,7 +32,7 @@ from onnx2torch.onnx_tensor import OnnxTensor
 from onnx2torch.utils.common import OperationConverterResult
 from torch import fx, nn
 
-from pipeline import weights
+from pipeline import external_data
 from pipeline.errors import Location, UnsupportedError
 from pipeline.layers import layer_of
 from pipeline.onnx_utils import infer_shapes, unique_name
@@ -58,7 +58,7 @@ class _StoredTensor(OnnxTensor):
         self._model_dir = model_dir
 
     def to_numpy(self) -> np.ndarray:
-        return weights.read(self._proto, self._model_dir)
+        return external_data.read(self._proto, self._model_dir)
 
 
 class _Initializers(nn.Module):
@@ -149,7 +149,7 @@ def import_model(
     onnx_graph.opsets = opsets  # type: ignore[attr-defined]  # for control-flow converters' subgraphs
     base_dir = Path(model_dir) if model_dir is not None else None
     for tensor in model.graph.initializer:
-        if weights.is_external(tensor):
+        if external_data.is_external(tensor):
             onnx_graph._initializers[tensor.name] = _StoredTensor(tensor, base_dir)
 
     fx_graph = fx.Graph()

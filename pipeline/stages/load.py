@@ -24,8 +24,11 @@ import numpy as np
 from pipeline.config import ConversionConfig
 from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError, NotAModelError, UnsafeModelError, UserError
+from pipeline.helpers import first_line
 from pipeline.inputs import application_range
 from pipeline.sources import Source, SourceKind
+from pipeline.stages import archive_refs
+from pipeline.stages.id_ranges import integer_range
 
 STAGE = "load"
 
@@ -107,7 +110,16 @@ def _load_keras3(path: str, config: ConversionConfig) -> Any:
 
 def _keras_load_error(path: str, exc: Exception) -> UserError:
     text = str(exc)
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = first_line(exc)
+    archive = archive_refs.archive_config(path)
+    missing = archive_refs.missing_packages(archive)
+    if missing:
+        needs = "; ".join(f"{archive_refs.install_name(p)} (for {', '.join(c[:3])})" for p, c in missing.items())
+        return NotAModelError(
+            f"{path} needs packages that are not installed: {needs}",
+            stage=STAGE,
+            hint=f"install them into the environment (pip install {' '.join(map(archive_refs.install_name, missing))})",
+        )
     if "safe_mode" in text or "Lambda" in text:
         return UnsafeModelError(
             f"{path} contains a Lambda layer or other serialized code, which is not run by default",
@@ -115,8 +127,11 @@ def _keras_load_error(path: str, exc: Exception) -> UserError:
             hint="if you trust this file, set `allow_custom_objects: true` in the config",
         )
     if "Unknown layer" in text or "Could not locate" in text or "custom_objects" in text:
+        named = archive_refs.custom_classes(archive)
         return UnsafeModelError(
-            f"{path} uses a custom layer or object that is not registered: {first}",
+            f"{path} uses a custom layer or object that is not registered"
+            + (f" ({', '.join(named[:5])})" if named else "")
+            + f": {first}",
             stage=STAGE,
             hint="set `allow_custom_objects: true` and list it under `custom_objects: [module:Class]`",
         )
@@ -198,16 +213,11 @@ def _build_callable(spec: str, config: ConversionConfig) -> Any:
     except Exception as exc:
         if "URL fetch failure" in str(exc) or "HTTP" in type(exc).__name__:
             raise UserError(
-                f"{spec}(**{kwargs}) tried to download weights and failed: {_first_line(exc)}",
+                f"{spec}(**{kwargs}) tried to download weights and failed: {first_line(exc, 300)}",
                 stage=STAGE,
                 hint="set `kwargs: {weights: null}` in the config",
             ) from None
         raise
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- Keras models
@@ -244,12 +254,14 @@ def _input_consumers(model: Any) -> dict[str, list[Any]]:
     return consumers
 
 
-def _range_for(spec_name: str, dtype: str, consumers: list[Any], source: Source) -> tuple[float, float, str]:
+def _range_for(
+    spec_name: str, dtype: str, consumers: list[Any], source: Source, model: Any = None
+) -> tuple[float, float, str]:
     kinds = {type(layer).__name__: layer for layer in consumers}
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        return integer_range(spec_name, consumers, model) or (0.0, 10.0, "guessed: default for integer inputs")
     if "Embedding" in kinds:
         return 0.0, float(kinds["Embedding"].input_dim), "token ids within the Embedding vocabulary"
-    if np.issubdtype(np.dtype(dtype), np.integer):
-        return 0.0, 10.0, "default for integer inputs"
     app = application_range(source.spec if source.kind is SourceKind.CALLABLE else None)
     if app:
         return app
@@ -282,7 +294,7 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
         name = _spec_name(tensor)
         dtype = _dtype_name(tensor.dtype)
         shape = [None if d is None else int(d) for d in tensor.shape]
-        low, high, reason = _range_for(name, dtype, consumers.get(name, []), source)
+        low, high, reason = _range_for(name, dtype, consumers.get(name, []), source, model)
         specs.append(_spec(name, shape, dtype, low, high, reason))
     output_names = _output_names(model)
     dict_inputs = isinstance(getattr(model, "input", None), dict)
@@ -316,7 +328,7 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
             saved[i] = layer.activation
             layer.activation = linear
         try:
-            return call(*[tf.constant(a) for a in args])
+            return call(*[tf.convert_to_tensor(a) for a in args])
         finally:
             for i, layer in softmax_layers.items():
                 layer.activation = saved[i]
@@ -334,6 +346,9 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
 
 
 def _output_names(model: Any) -> list[str]:
+    structure = getattr(model, "output", None)
+    if isinstance(structure, dict):  # keras-hub backbones: named outputs, flattened in key order
+        return sorted(str(k) for k in structure)
     names = getattr(model, "output_names", None)
     outputs = model.outputs if isinstance(model.outputs, list | tuple) else [model.outputs]
     if not names:
@@ -411,7 +426,7 @@ def _from_saved_model(path: str, config: ConversionConfig) -> LoadedModel:
     try:
         loaded = tf.saved_model.load(path)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise NotAModelError(f"{path} could not be loaded as a SavedModel: {first}", stage=STAGE) from None
     signatures = dict(getattr(loaded, "signatures", {}) or {})
     if "serving_default" not in signatures:

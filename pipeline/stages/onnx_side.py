@@ -71,13 +71,14 @@ def onnxruntime_stage(conv: Conversion) -> None:
     """Run the ONNX model on every input set (CUDA first), logits probes included; save the outputs."""
     import numpy as np
 
+    from pipeline.batching import ort_run_merged
     from pipeline.inputs import load_sets
-    from pipeline.stages import onnxruntime_run
 
     ws = conv.workspace
     with timed(conv.stages, "onnxruntime"):
         sets = load_sets(ws.inputs)
-        result = onnxruntime_run.run(conv.ort_model, sets, probes=list(conv.probes.values()))
+        axes = {spec.name: spec.batch_axis for spec in conv.export.inputs} if conv.export else {}
+        result = ort_run_merged(conv.ort_model, sets, axes, list(conv.probes.values()))  # sets merged per call
         conv.providers = result.providers
         conv.ort_placement = result.placement
         conv.notes.extend(result.notes)

@@ -26,6 +26,7 @@ import onnx
 
 from pipeline import tempdirs
 from pipeline.errors import Location, OnnxRuntimeError
+from pipeline.helpers import first_line
 from pipeline.inputs import InputSets
 
 STAGE = "onnxruntime"
@@ -110,6 +111,8 @@ def session(
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the CUDA provider's load failure on CPU machines is expected
+    # idle threads sleep instead of spinning: the torch stages run beside it (pipeline.overlap)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if low_memory is None:
         graph = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)
         low_memory = any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.graph.initializer)
@@ -140,23 +143,18 @@ def session(
                 pass
             else:
                 if notes is not None:
-                    notes.append(f"ONNX Runtime's CUDA provider failed to start, ran on CPU: {_first_line(exc)}")
+                    notes.append(f"ONNX Runtime's CUDA provider failed to start, ran on CPU: {first_line(exc, 400)}")
                 return sess
         text = str(exc)
         node = _node_in(text)
         raise OnnxRuntimeError(
-            f"ONNX Runtime cannot load the model: {_first_line(exc)}",
+            f"ONNX Runtime cannot load the model: {first_line(exc, 400)}",
             stage=STAGE,
             location=Location(node=node) if node else None,
         ) from None
     finally:
         if probe_path is not None:
             probe_path.unlink(missing_ok=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:400] if text else type(exc).__name__
 
 
 def _node_in(message: str) -> str | None:
@@ -229,7 +227,7 @@ def run(model: onnx.ModelProto | Path, sets: InputSets, probes: list[str] | None
                 "graph_nodes": len(proto.graph.node),
             }
         except Exception as exc:  # the record is informative; a profiler hiccup must not fail the stage
-            result.notes.append(f"could not read ONNX Runtime's node placement: {_first_line(exc)}")
+            result.notes.append(f"could not read ONNX Runtime's node placement: {first_line(exc, 400)}")
     finally:
         shutil.rmtree(profile_dir, ignore_errors=True)
     if not result.outputs:

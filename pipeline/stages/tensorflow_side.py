@@ -63,11 +63,14 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     import tensorflow as tf
 
     from pipeline import inputs as inputs_mod
-    from pipeline.helpers import package_version
+    from pipeline.helpers import package_version, tf_full_precision
+    from pipeline.overlap import hand_over
+    from pipeline.precision import compute_dtype
     from pipeline.stages.export import export_onnx
+    from pipeline.stages.reference import tf_outputs
     from pipeline.translate.stage import translate_in_tf
 
-    tf.config.experimental.enable_tensor_float_32_execution(False)
+    tf_full_precision()
     ws = Workspace(Path(request["workspace"]))
     stages: list[StageRecord] = []
     with timed(stages, "load"):
@@ -84,18 +87,6 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
         with timed(stages, "export"):
             exported = export_onnx(loaded, config.opset, ws.onnx_raw, external_data_mb=config.external_data_mb)
         translate_in_tf(loaded, config, ws, stages)  # model.py, model.safetensors, translation.json
-    with timed(stages, "tf_reference"):
-        outputs: dict[str, np.ndarray] = {}
-        for set_name, arrays in sets.items():
-            args = [arrays[s.name] for s in loaded.inputs]
-            values = loaded.function(*args)
-            for name, value in zip(loaded.outputs, values, strict=True):
-                outputs[f"{set_name}/{name}"] = np.asarray(value)
-            if loaded.logits_function is not None and config.compare_logits:
-                for name, value in zip(loaded.outputs, loaded.logits_function(*args), strict=True):
-                    if name in loaded.logits_outputs:
-                        outputs[f"{set_name}/{name}:logits"] = np.asarray(value)
-        np.savez(ws.outputs_tf, **outputs)
     import keras
 
     result = ExportResult(
@@ -107,6 +98,7 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
         fixups=exported.trace_fixups if exported else [],
         weight_bytes=exported.weight_bytes if exported else 0,
         notes=exported.changes if exported else [],
+        compute_dtype=compute_dtype(loaded.keras_model),
         stages=stages,
         versions={
             "tensorflow": tf.__version__,
@@ -115,6 +107,17 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
             "onnx": onnx.__version__,
         },
     )
+    hand_over(ws, to_json(result))  # the orchestrator goes on while the reference runs (pipeline/overlap.py)
+    with timed(stages, "tf_reference"):
+        try:
+            np.savez(ws.outputs_tf, **tf_outputs(loaded, sets, config))
+        except tf.errors.InvalidArgumentError as exc:  # the inputs' fault: exit 2, naming them
+            from pipeline.stages.input_fit import misfit
+
+            raise misfit(exc, specs, loaded.layers) from None
+    from pipeline.training.stage import tf_part as training_tf_part
+
+    training_tf_part(loaded, config, ws, sets, stages, request["source"])  # model.py's training code, TF half
     return to_json(result)
 
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from pipeline.context import TensorSpec
 from pipeline.errors import Location, TorchExportError
+from pipeline.helpers import first_line
 
 STAGE = "torch_export"
 
@@ -67,7 +68,7 @@ def export_program(
                 and "guard" not in str(exc).lower()
             ):
                 raise _export_error(exc, module, onnx_of) from None
-            notes.append("batch dimension could not be exported dynamic (the graph fixes it): " + _first(exc))
+            notes.append("batch dimension could not be exported dynamic (the graph fixes it): " + first_line(exc, 300))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -76,15 +77,10 @@ def export_program(
         raise _export_error(exc, module, onnx_of) from None
 
 
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
-
-
 def _export_error(exc: BaseException, module: nn.Module, onnx_of: dict[str, str]) -> TorchExportError:
     location = _culprit(exc, module, onnx_of)
     return TorchExportError(
-        f"torch.export could not trace the converted model: {type(exc).__name__}: {_first(exc)}",
+        f"torch.export could not trace the converted model: {type(exc).__name__}: {first_line(exc, 300)}",
         stage=STAGE,
         location=location,
         hint="the op computes a shape from tensor values at run time; a converter in custom_ops/ must make it static",
@@ -184,7 +180,7 @@ def run_program(
             except Exception as exc:
                 if errors is None:
                     raise
-                errors[set_name] = _first(exc)
+                errors[set_name] = first_line(exc, 300)
     return out
 
 

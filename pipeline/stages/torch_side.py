@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.context import StageRecord, TensorSpec, TorchResult, Workspace, from_json, timed, to_json
+from pipeline.helpers import torch_full_precision
 from pipeline.translate.stage import module_program_used, write_whole_model
 from pipeline.worker import Task
 
@@ -59,6 +60,7 @@ def torch_check_stage(conv: Conversion) -> None:
         conv.run_errors["torch"] = result["errors"]
     conv.notes.extend(result.get("notes") or [])
     conv.stages.append(StageRecord(name="torch_run", seconds=result["seconds"]))
+    conv.stages.extend(from_json(StageRecord, s) for s in result.get("stages") or [])  # compile: aot
 
 
 def torch_task(request: dict[str, Any]) -> dict[str, Any]:
@@ -70,12 +72,14 @@ def torch_task(request: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from pipeline import onnx_utils
+    from pipeline.batching import probe_sets
     from pipeline.helpers import package_version
     from pipeline.inputs import load_sets
     from pipeline.stages.importer import capture, import_model
+    from pipeline.stages.layout import store_channels_last
     from pipeline.stages.torch_export import export_program, save
 
-    torch_numerics()
+    torch_full_precision()
     ws = Workspace(Path(request["workspace"]))
     specs = [from_json(TensorSpec, s) for s in request["inputs"]]
     stages: list[StageRecord] = []
@@ -90,16 +94,8 @@ def torch_task(request: dict[str, Any]) -> dict[str, Any]:
         with timed(stages, "torch_probes"):
             probe_module = capture(imported.module, imported.tensor_nodes, list(probes.values()))
             n_out = len(model.graph.output)
-            flat = {}
-            with torch.no_grad():
-                for set_name, arrays in sets.items():
-                    try:
-                        result = probe_module(*[torch.from_numpy(arrays[s.name]) for s in specs])
-                    except Exception:  # a set the model cannot run; torch_check records why
-                        continue
-                    for key, value in zip(probes, result[n_out:], strict=True):
-                        flat[f"{set_name}/{key}"] = value.detach().numpy()
-            np.savez(ws.probes_torch, **flat)
+            merged = probe_sets(probe_module, sets, specs, list(probes), n_out)  # sets merged per call
+            np.savez(ws.probes_torch, **{f"{s}/{k}": v for s, values in merged.items() for k, v in values.items()})
     with timed(stages, "torch_export"):
         example_set = _example_set(model, sets)
         example = [torch.from_numpy(example_set[s.name]) for s in specs]
@@ -107,8 +103,9 @@ def torch_task(request: dict[str, Any]) -> dict[str, Any]:
         program, dynamic, notes = export_program(imported.module, example, specs, onnx_of)
         # with a model.py, model.safetensors is its state dict; the program's weights go beside it
         weights = ws.root / "program.safetensors" if (ws.root / "model.py").is_file() else ws.weights
-        params, nbytes = save(program, ws.pt2, weights)
         write_whole_model(program, ws, specs)  # no Keras layer graph: the program itself as model.py
+        store_channels_last(program)  # NHWC end to end on CPU (pipeline/stages/layout.py)
+        params, nbytes = save(program, ws.pt2, weights)
     result = TorchResult(
         dynamic_batch=dynamic,
         parameters=params,
@@ -153,40 +150,52 @@ def torch_check_task(request: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import torch
 
+    from pipeline.batching import run_merged
+    from pipeline.config import from_json as config_from_json
     from pipeline.errors import TorchExportError
     from pipeline.inputs import load_sets
-    from pipeline.stages.torch_export import block_modules, run_program
+    from pipeline.stages.torch_export import block_modules
 
     if "onnx2torch" not in sys.modules and "custom_ops" not in sys.modules:  # a fresh process
         block_modules()
-    torch_numerics()
+    torch_full_precision()
     ws = Workspace(Path(request["workspace"]))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     start_time = time.perf_counter()
     names = [spec["name"] for spec in request["inputs"]]
     sets = load_sets(ws.inputs)
     ordered = {s: {name: arrays[name] for name in names} for s, arrays in sets.items()}
-    errors: dict[str, str] = {}
     notes: list[str] = []
-    outputs = run_program(ws.pt2, ordered, request["outputs"], device, errors=errors)
+    axes = {spec["name"]: spec.get("batch_axis") for spec in request["inputs"]}
+
+    def run_on(device: str) -> tuple[dict[str, Any], dict[str, str]]:  # input sets merged per call
+        return run_merged(lambda subset: _run_sets(ws.pt2, subset, request["outputs"], device), ordered, axes)
+
+    outputs, errors = run_on(device)
     if not outputs and device != "cpu":  # a program that cannot run on the GPU at all: CPU, said so
         notes.append(f"model.pt2 failed on {device} ({next(iter(errors.values()))}); it ran on CPU")
-        device, errors = "cpu", {}
-        outputs = run_program(ws.pt2, ordered, request["outputs"], device, errors=errors)
+        device = "cpu"
+        outputs, errors = run_on(device)
     if not outputs:
         first, message = next(iter(errors.items()))
         raise TorchExportError(f"model.pt2 failed on every input set; on '{first}': {message}", stage="torch_run")
     np.savez(ws.outputs_torch, **{f"{s}/{k}": v for s, values in outputs.items() for k, v in values.items()})
     seconds = round(time.perf_counter() - start_time, 3)
-    return {"device": device, "seconds": seconds, "errors": errors, "notes": notes}
+    stages: list[dict[str, Any]] = []
+    config = config_from_json(request["config"])
+    if config.compile == "aot":  # an AOTInductor package beside model.pt2, checked against it
+        from pipeline.stages.aot import compile_and_check
+
+        stages, aot_notes = compile_and_check(ws.pt2, ordered, request["outputs"], outputs, config.tolerance_for)
+        notes.extend(aot_notes)
+    return {"device": device, "seconds": seconds, "errors": errors, "notes": notes, "stages": stages}
 
 
-def torch_numerics() -> None:
-    """Full float32 precision in torch (no TF32 matmuls or convolutions): the comparisons expect it."""
-    import torch
+def _run_sets(pt2: Path, sets: dict[str, Any], names: list[str], device: str) -> tuple[dict[str, Any], dict[str, str]]:
+    from pipeline.stages.torch_export import run_program
 
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    errors: dict[str, str] = {}
+    return run_program(pt2, sets, names, device, errors=errors), errors
 
 
 TORCH = Task("torch", torch_task)

@@ -104,6 +104,66 @@ _PERMUTE_TO_FIRST = {3: "(0, 2, 1)", 4: "(0, 3, 1, 2)", 5: "(0, 4, 1, 2, 3)"}
 _PERMUTE_TO_LAST = {3: "(0, 2, 1)", 4: "(0, 2, 3, 1)", 5: "(0, 2, 3, 4, 1)"}
 
 
+# nn.Module's own attributes: a submodule or parameter of one of these names would be shadowed
+RESERVED = frozenset(
+    [
+        "forward",
+        "load",
+        "reset_parameters",
+        "graph",
+        "training",
+        "double",
+        "float",
+        "half",
+        "bfloat16",
+        "cuda",
+        "cpu",
+        "xpu",
+        "ipu",
+        "mtia",
+        "to",
+        "to_empty",
+        "train",
+        "eval",
+        "apply",
+        "type",
+        "parameters",
+        "buffers",
+        "children",
+        "modules",
+        "state_dict",
+        "load_state_dict",
+        "named_parameters",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "register_buffer",
+        "register_parameter",
+        "register_module",
+        "add_module",
+        "zero_grad",
+        "requires_grad_",
+        "extra_repr",
+        "get_submodule",
+        "get_parameter",
+        "get_buffer",
+        "share_memory",
+        "compile",
+        "dump_patches",
+        "call_super_init",
+        "set_extra_state",
+        "get_extra_state",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_backward_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+    ]
+)
+
+
 def identifier(name: str) -> str:
     """A Python identifier from a Keras layer name (``conv2d_1``, ``block1/conv`` -> ``block1_conv``)."""
     text = re.sub(r"\W", "_", name)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.context import TensorSpec
-from pipeline.translate.base import Context, LayerCall, Translation, Value
+from pipeline.translate.base import RESERVED, Context, LayerCall, Translation, Value
 from pipeline.translate.codegen import MARKER, class_name
 
 
@@ -163,6 +163,7 @@ def program_class(
     if renamed:
         pattern = re.compile(r"\b(" + "|".join(map(re.escape, renamed)) + r")\b")
         body = pattern.sub(lambda m: renamed[m.group(1)], body)
+    body = _plain_literals(body)
     graph_args = ", ".join(renamed.get(p, p) for p in params)
     lines = [
         f"class {cls}(nn.Module):",
@@ -182,13 +183,29 @@ def program_class(
     return "\n".join(lines), state, buffers
 
 
+# Names that fx's generated code takes from its own globals; model.py has only torch's.
+_FX_GLOBALS = (
+    (re.compile(r"(?<![\w.'\"])inf\b"), 'float("inf")'),
+    (re.compile(r"(?<![\w.'\"])nan\b"), 'float("nan")'),
+    (re.compile(r"(?<![\w.])device\("), "torch.device("),
+)
+
+
+def _plain_literals(body: str) -> str:
+    """fx code writes ``inf``, ``nan`` and ``device(...)`` bare (its globals define them); spell them
+    out so the class runs in a module that imports only torch."""
+    for pattern, text in _FX_GLOBALS:
+        body = pattern.sub(text, body)
+    return body
+
+
 def _clean(target: str, taken: set[str], index: int) -> str:
     """A readable attribute name from a program's weight name (ONNX scopes, onnx2torch modules)."""
     text = re.sub(r"(?i)statefulpartitionedcall|readvariableop|initializers|onnx_initializer", "", target)
     text = re.sub(r"\W+", "_", text)
     text = re.sub(r"_+", "_", text).strip("_").lower()[-48:].strip("_")
     name = text if text and text[0].isalpha() else f"w{index}_{text}".rstrip("_")
-    while name in taken:
+    while name in taken or name in RESERVED:
         name += "_"
     return name
 
@@ -200,7 +217,7 @@ def _known_name(tensor: Any, known: dict[str, Any], taken: set[str]) -> str | No
     values = tensor.detach().cpu().numpy()
     for name, array in known.items():
         if name not in taken and array.shape == values.shape and np.array_equal(array, values):
-            return name
+            return name if name not in RESERVED else f"{name}_"
     return None
 
 
@@ -242,7 +259,7 @@ def complete(model_py: Path, weights: Path, pending: list[dict[str, Any]], work_
         weight_map = {k: paths[k.split(".", 1)[1]] for k in tensors if k.split(".", 1)[1] in paths}
         records[piece["attr"]] = {"parameters": sorted(tensors), "buffers": buffers, "weight_map": weight_map}
     save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(weights))
-    model_py.write_text(source, encoding="utf-8")
+    model_py.write_text(with_graph_names(source), encoding="utf-8")
     del torch
     return records
 
@@ -256,3 +273,16 @@ def _example(spec: TensorSpec) -> Any:
     if spec.dtype.startswith("float"):
         return torch.from_numpy(rng.uniform(-1, 1, shape).astype(spec.dtype))
     return torch.from_numpy(rng.integers(0, 2, shape).astype(spec.dtype))
+
+
+def with_graph_names(source: str) -> str:
+    """``source`` with the names ATen graph code uses beyond ``torch`` imported (``device``, ``inf``)."""
+    extra = []
+    if re.search(r"(?<![\w.])device\(", source) and "from torch import device" not in source:
+        extra.append("from torch import device  # the graph code's device literals")
+    for name in ("inf", "nan"):
+        if re.search(rf"(?<![\w.'\"]){name}(?![\w'\"])", source) and f"from math import {name}" not in source:
+            extra.append(f"from math import {name}  # the graph code's float literals")
+    if not extra:
+        return source
+    return source.replace("from torch import nn\n", "from torch import nn\n" + "\n".join(extra) + "\n", 1)

@@ -16,7 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.translate.base import Context, Decline, LayerCall, LayerEntry, Translation, Value, identifier
+from pipeline.translate.base import (
+    RESERVED,
+    Context,
+    Decline,
+    LayerCall,
+    LayerEntry,
+    Translation,
+    Value,
+    identifier,
+)
 
 
 @dataclass
@@ -152,8 +161,9 @@ class Walker:
         if id(layer) in self.attrs:
             return self.attrs[id(layer)]
         base = identifier(str(layer.name))
+        base = f"{base}_layer" if base in RESERVED else base  # self.double would be nn.Module.double
         name, n = base, 1
-        while name in self.taken or name in {"forward", "load", "reset_parameters", "training"}:
+        while name in self.taken or name in RESERVED:
             n += 1
             name = f"{base}_{n}"
         self.taken.add(name)

@@ -306,7 +306,7 @@ def write_whole_model(program: Any, ws: Workspace, specs: list[Any]) -> None:
     from safetensors.numpy import save_file
 
     from pipeline.translate.codegen import class_name
-    from pipeline.translate.fallback import program_class
+    from pipeline.translate.fallback import program_class, with_graph_names
 
     info = read_translation(ws.root) or {"status": "none"}
     if info.get("status") in ("translated", "pending"):
@@ -339,7 +339,7 @@ def write_whole_model(program: Any, ws: Workspace, specs: list[Any]) -> None:
             "",
         ]
     )
-    (ws.root / MODEL_PY).write_text(source, encoding="utf-8")
+    (ws.root / MODEL_PY).write_text(with_graph_names(source), encoding="utf-8")
     save_file({k: np.ascontiguousarray(v.numpy()) for k, v in tensors.items()}, str(ws.weights))
     rows = [
         {"layer": name, "class": "(whole model)", "attribute": "", "method": "onnx", "reason": info.get("reason", "")}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from onnx import helper
 
+from tests.custom_ops import helpers
 from tests.custom_ops.node_cases import assert_exports_with_dynamic_batch, assert_matches_ort, floats, node_model
 
 COORDINATES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "half_pixel_symmetric"]
@@ -148,3 +150,18 @@ def test_tf_half_pixel_for_nn(rng: np.random.Generator, nearest_mode: str, scale
         coordinate_transformation_mode="tf_half_pixel_for_nn",
     )
     assert_matches_ort(model, feeds)
+
+
+def test_resize_to_sizes_that_hold_the_batch_exports_with_a_dynamic_batch() -> None:
+    """A detection head resizes one feature map to another's size: ``sizes = Concat(Shape(x)[:1], [2, 8, 8])``."""
+    x = np.random.default_rng(1).normal(size=(3, 2, 4, 4)).astype(np.float32)
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
+        helper.make_node("Concat", ["batch", "spatial"], ["sizes"], axis=0),
+        helper.make_node("Resize", ["x", "", "", "sizes"], ["out"], mode="nearest"),
+    ]
+    inits = {"zero": np.array([0], np.int64), "one": np.array([1], np.int64), "spatial": np.array([2, 8, 8], np.int64)}
+    model = helpers.make_model(nodes, {"x": x}, ["out"], initializers=inits, batch_axis={"x": 0})
+    module = helpers.assert_matches_ort(model, {"x": x}, rtol=0, atol=0)
+    helpers.assert_exports(module, {"x": x}, {"x": 0})

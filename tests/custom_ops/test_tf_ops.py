@@ -52,9 +52,10 @@ def test_euclidean_norm(axes: list[int], keepdims: bool, opset: int) -> None:
 
     x = np.random.default_rng(1).normal(size=(2, 3, 4, 5)).astype(np.float32)
     model = _model((3, 4, 5), lambda t: tf.math.reduce_euclidean_norm(t, axis=axes, keepdims=keepdims))
-    if opset == 18:  # onnx2torch has no ReduceL2-18: the opset planning fixup is what imports it
+    if opset == 18:  # onnx2torch has no ReduceL2-18: ours (or the opset planning fixup) must import it
         from pipeline.fixups import FixupContext
         from pipeline.fixups.opset import plan_opset
+        from pipeline.stages.importer import find_converter
 
         onnx_model = export(model, opset)
         onnx_model, changes = plan_opset(onnx_model, FixupContext())
@@ -63,7 +64,9 @@ def test_euclidean_norm(axes: list[int], keepdims: bool, opset: int) -> None:
         with torch.no_grad():
             got = import_model(onnx_model).module(torch.from_numpy(x)).numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-        assert changes or any(n.op_type == "ReduceL2" for n in onnx_model.graph.node)
+        # onnx2torch has no ReduceL2-18; custom_ops does, so the opset stays and our converter imports it
+        assert changes == [] and find_converter("", "ReduceL2", 18)[1] == "custom_ops"
+        assert [n.op_type for n in onnx_model.graph.node if n.op_type.startswith("Reduce")] == ["ReduceL2"]
         return
     onnx_model = _three_way(model, x, opset)
     assert [n.op_type for n in onnx_model.graph.node if n.op_type.startswith("Reduce")] == ["ReduceL2"]

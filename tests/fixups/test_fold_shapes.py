@@ -62,3 +62,53 @@ def test_declines_when_nothing_is_shape_arithmetic() -> None:
     nodes = [helper.make_node("Relu", ["x"], ["y"])]
     _, changes = apply(fold_shape_arithmetic, model(nodes, {"x": (["batch", 4], TensorProto.FLOAT)}, ["y"]))
     assert changes == []
+
+
+def test_folds_initializer_shapes_comparisons_range_and_tile() -> None:
+    """tf2onnx's einsum reshapes a weight by f(Shape(weight)); tf.slice's size=-1 test is Equal + Where;
+    a causal mask is a float Range of a sequence length; a constant is Tiled by a known count."""
+    nodes = [
+        # einsum lowering: Reshape(w, [prod(Shape(w)[:2]), -1])
+        helper.make_node("Shape", ["w"], ["w_shape"]),
+        helper.make_node("Gather", ["w_shape", "first_two"], ["w_lead"]),
+        helper.make_node("ReduceProd", ["w_lead"], ["w_rows"], keepdims=1),
+        helper.make_node("Concat", ["w_rows", "minus_one"], ["w_target"], axis=0),
+        helper.make_node("Reshape", ["w", "w_target"], ["w_flat"]),
+        # tf.slice(x, begin, size) with size=[-1, 3]: Where(Equal(size, -1), Shape(x) - begin, size)
+        helper.make_node("Shape", ["x"], ["x_shape"]),
+        helper.make_node("Equal", ["size", "minus_one"], ["is_rest"]),
+        helper.make_node("Sub", ["x_shape", "begin"], ["rest"]),
+        helper.make_node("Where", ["is_rest", "rest", "size"], ["slice_size"]),
+        helper.make_node("Add", ["begin", "slice_size"], ["ends"]),
+        helper.make_node("Slice", ["x", "begin", "ends"], ["sliced"]),
+        helper.make_node("MatMul", ["sliced", "w_flat"], ["mixed"]),
+        # causal positions: Range(0.0, float(seq), 1.0), tiled twice
+        helper.make_node("Gather", ["x_shape", "one_scalar"], ["seq"]),
+        helper.make_node("Cast", ["seq"], ["seq_f"], to=TensorProto.FLOAT),
+        helper.make_node("Range", ["zero_f", "seq_f", "one_f"], ["positions"]),
+        helper.make_node("Tile", ["positions", "two"], ["tiled"]),
+        helper.make_node("Unsqueeze", ["tiled", "zero"], ["tiled_row"]),
+        helper.make_node("Add", ["mixed", "tiled_row"], ["out"]),
+    ]
+    inits = {
+        "w": np.random.default_rng(1).normal(size=(3, 1, 8)).astype(np.float32),
+        "first_two": np.array([0, 1], np.int64),
+        "minus_one": np.array([-1], np.int64),
+        "size": np.array([-1, 3], np.int64),
+        "begin": np.array([0, 1], np.int64),
+        "one_scalar": np.array(1, np.int64),
+        "zero": np.array([0], np.int64),
+        "two": np.array([2], np.int64),
+        "zero_f": np.array(0.0, np.float32),
+        "one_f": np.array(1.0, np.float32),
+    }
+    before = model(nodes, {"x": (["batch", 4], TensorProto.FLOAT)}, ["out"], initializers=inits)
+    after, changes = apply(fold_shape_arithmetic, before)
+    left = {n.op_type for n in after.graph.node}
+    assert changes and not left & {"Shape", "Equal", "Where", "Range", "Tile", "ReduceProd"}, left
+    ends = [n.input[2] for n in after.graph.node if n.op_type == "Slice"]
+    values = {i.name: np.frombuffer(i.raw_data, np.int64).tolist() for i in after.graph.initializer}
+    assert values[ends[0]] == [2**63 - 1, 4]  # the batch end: "to the end"
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).normal(size=(batch, 4)).astype(np.float32)
+        assert_same_outputs(before, after, {"x": x})

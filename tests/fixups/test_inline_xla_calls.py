@@ -19,7 +19,8 @@ def _grouped(groups: int, channels: int = 4) -> object:
 
 
 def test_fires_on_grouped_convolution_and_keeps_outputs() -> None:
-    function = trace(_grouped(groups=4))
+    model = _grouped(groups=4)
+    function = trace(model)
     inlined, changes = inline_xla_calls(function, FixupContext())
     assert changes and "inlined 1 call" in changes[0]
     library = inlined.graph.as_graph_def().library.function
@@ -27,7 +28,14 @@ def test_fires_on_grouped_convolution_and_keeps_outputs() -> None:
     # weights stay captured variables: the export stage keeps the large ones out of tf2onnx
     assert {v.name for v in inlined.graph.variables} == {v.name for v in function.graph.variables} != set()
     x = np.random.default_rng(0).normal(size=(2, 6, 6, 4)).astype(np.float32)
-    np.testing.assert_allclose(run_traced(inlined, x), run_traced(function, x), rtol=1e-6, atol=1e-6)
+    try:
+        got = run_traced(inlined, x)
+    except Exception as exc:  # tf.errors.UnimplementedError
+        # Without XLA, TensorFlow's CPU kernels have no grouped convolution on some CPUs (oneDNN is off
+        # on AMD): there the inlined graph is checked where the pipeline runs it, in ONNX Runtime.
+        assert "grouped convolutions" in str(exc), exc
+        got = run_onnx(export(model), {"x": x})[0]
+    np.testing.assert_allclose(got, run_traced(function, x), rtol=1e-5, atol=1e-5)
 
 
 def test_declines_on_an_ordinary_convolution() -> None:

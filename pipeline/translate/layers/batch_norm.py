@@ -11,6 +11,10 @@ from pipeline.translate.layers.common import record
 def translate_batch_norm(call: LayerCall, ctx: Context) -> Translation:
     """BatchNormalization as ``nn.BatchNorm{1,2,3}d`` with running statistics, on the channel axis.
 
+    The module is ``KerasBatchNorm{1,2,3}d``, a ``BatchNorm{1,2,3}d`` whose training step updates
+    the running variance with the biased batch variance, as Keras does (torch: unbiased), so that
+    fine-tuning moves the statistics exactly as Keras's fit would.
+
     Keras updates ``moving = m * moving + (1 - m) * batch``; torch ``running = (1 - p) * running +
     p * batch``: torch's momentum is ``1 - m``. Epsilon is the same. Keras's moving statistics
     become torch's ``running_mean``/``running_var`` buffers. A Keras layer without scale (or
@@ -47,7 +51,9 @@ def translate_batch_norm(call: LayerCall, ctx: Context) -> Translation:
     if not scale and not center:
         args.append("affine=False")
     if call.call_index == 0:
-        t.modules[call.attr] = f"nn.BatchNorm{dims}d({', '.join(args)})"
+        # Keras's moving variance takes the biased batch variance, torch's running_var the unbiased one
+        t.modules[call.attr] = f"KerasBatchNorm{dims}d({', '.join(args)})"
+        t.helpers.append(f"KerasBatchNorm{dims}d")
         a = call.attr
         if scale:
             record(t, ctx, call, f"{a}.weight", layer.gamma, ctx.array(layer.gamma), "gamma_initializer")

@@ -1,0 +1,172 @@
+"""Which ONNX ops (and ``since_version`` s) this package's torch converters cover, without importing them.
+
+The opset planning fixup runs in the orchestrating process, which never runs torch: importing
+:mod:`custom_ops.catalog` to ask would load torch there (about 1.7 s and 0.5 GB per conversion).
+It reads this table instead, beside :data:`pipeline.onnx2torch_versions.ONNX2TORCH`.
+``tests/test_custom_versions.py`` checks it against :func:`custom_ops.torch_converters`;
+``python -m pipeline.custom_versions`` prints it anew after a converter is added.
+"""
+
+from __future__ import annotations
+
+CUSTOM: dict[tuple[str, str], tuple[int, ...]] = {
+    ("", "Acos"): (7, 22),
+    ("", "Acosh"): (9, 22),
+    ("", "Add"): (7, 13, 14),
+    ("", "AffineGrid"): (20,),
+    ("", "Asin"): (7, 22),
+    ("", "Asinh"): (9, 22),
+    ("", "Atan"): (7, 22),
+    ("", "Atanh"): (9, 22),
+    ("", "Attention"): (23, 24, 25),
+    ("", "AveragePool"): (1, 7, 10, 11, 19, 22),
+    ("", "BatchNormalization"): (15,),
+    ("", "BitCast"): (26,),
+    ("", "BitwiseAnd"): (18,),
+    ("", "BitwiseNot"): (18,),
+    ("", "BitwiseOr"): (18,),
+    ("", "BitwiseXor"): (18,),
+    ("", "BlackmanWindow"): (17,),
+    ("", "Cast"): (1, 6, 9, 13, 19, 21, 23, 24, 25, 28),
+    ("", "CastLike"): (15, 19, 21, 23, 24, 25),
+    ("", "Celu"): (28,),
+    ("", "CenterCropPad"): (18,),
+    ("", "Clip"): (1, 6, 11, 12, 13),
+    ("", "Col2Im"): (18,),
+    ("", "Constant"): (1, 9, 11, 12, 13, 19, 21, 23, 24, 25),
+    ("", "ConstantOfShape"): (9, 20, 21, 23, 24, 25),
+    ("", "Conv"): (1, 11, 22),
+    ("", "ConvInteger"): (10,),
+    ("", "ConvTranspose"): (1, 11, 22),
+    ("", "Cos"): (7, 22),
+    ("", "Cosh"): (9, 22),
+    ("", "CumProd"): (26,),
+    ("", "CumSum"): (11, 14),
+    ("", "DeformConv"): (19, 22),
+    ("", "DepthToSpace"): (1, 11, 13),
+    ("", "DequantizeLinear"): (10, 13, 19, 21, 23, 24, 25, 28),
+    ("", "Det"): (11, 22),
+    ("", "Div"): (7, 13, 14),
+    ("", "Dropout"): (1, 6, 7, 10, 12, 13, 22),
+    ("", "DynamicQuantizeLinear"): (11,),
+    ("", "Elu"): (1, 6, 22),
+    ("", "Equal"): (7, 11, 13, 19),
+    ("", "Expand"): (8, 13),
+    ("", "EyeLike"): (22,),
+    ("", "Flatten"): (1, 9, 11, 13, 21, 23, 24, 25),
+    ("", "GRU"): (3, 7, 14, 22),
+    ("", "Gather"): (1, 11, 13),
+    ("", "GatherElements"): (11, 13),
+    ("", "GatherND"): (11, 12, 13),
+    ("", "Gelu"): (20,),
+    ("", "GlobalAveragePool"): (1, 22),
+    ("", "GlobalLpPool"): (1, 2, 22),
+    ("", "GlobalMaxPool"): (1, 22),
+    ("", "Greater"): (7, 9, 13),
+    ("", "GreaterOrEqual"): (12, 16),
+    ("", "GridSample"): (16, 20, 22),
+    ("", "GroupNormalization"): (18, 21),
+    ("", "HammingWindow"): (17,),
+    ("", "HannWindow"): (17,),
+    ("", "HardSigmoid"): (1, 6, 22),
+    ("", "HardSwish"): (14, 22),
+    ("", "Hardmax"): (1, 11, 13),
+    ("", "Identity"): (19, 21, 23, 24, 25),
+    ("", "If"): (1, 11, 13, 16, 19, 21, 23, 24, 25),
+    ("", "InstanceNormalization"): (22,),
+    ("", "IsInf"): (10, 20),
+    ("", "IsNaN"): (9, 13, 20),
+    ("", "LSTM"): (7, 14, 22),
+    ("", "LayerNormalization"): (17,),
+    ("", "Less"): (7, 9, 13),
+    ("", "LessOrEqual"): (12, 16),
+    ("", "Loop"): (11, 13, 16, 19, 21, 23, 24, 25),
+    ("", "LpNormalization"): (1, 22),
+    ("", "LpPool"): (1, 2, 11, 18, 22),
+    ("", "MatMulInteger"): (10,),
+    ("", "Max"): (8, 12, 13),
+    ("", "MaxPool"): (1, 8, 10, 11, 12, 22),
+    ("", "MaxUnpool"): (9, 11, 22),
+    ("", "MeanVarianceNormalization"): (9, 13),
+    ("", "MelWeightMatrix"): (17,),
+    ("", "Min"): (8, 12, 13),
+    ("", "Mish"): (18, 22),
+    ("", "Mul"): (7, 13, 14),
+    ("", "NegativeLogLikelihoodLoss"): (12, 13, 22),
+    ("", "NonMaxSuppression"): (10, 11),
+    ("", "NonZero"): (9, 13),
+    ("", "Pad"): (2, 11, 13, 18, 19, 21, 23, 24, 25),
+    ("", "Pow"): (7, 12, 13, 15),
+    ("", "QLinearConv"): (10,),
+    ("", "QLinearMatMul"): (10, 21),
+    ("", "QuantizeLinear"): (10, 13, 19, 21, 23, 24, 25, 28),
+    ("", "RMSNormalization"): (23,),
+    ("", "RNN"): (7, 14, 22),
+    ("", "ReduceL1"): (1, 11, 13, 18),
+    ("", "ReduceL2"): (1, 11, 13, 18),
+    ("", "ReduceLogSum"): (1, 11, 13, 18, 28),
+    ("", "ReduceLogSumExp"): (1, 11, 13, 18, 28),
+    ("", "ReduceMax"): (1, 11, 12, 13, 18, 20),
+    ("", "ReduceMean"): (1, 11, 13, 18),
+    ("", "ReduceMin"): (1, 11, 12, 13, 18, 20),
+    ("", "ReduceProd"): (1, 11, 13, 18),
+    ("", "ReduceSum"): (1, 11, 13),
+    ("", "ReduceSumSquare"): (1, 11, 13, 18),
+    ("", "Reshape"): (5, 13, 14, 19, 21, 23, 24, 25),
+    ("", "Resize"): (10, 11, 13, 18, 19),
+    ("", "ReverseSequence"): (10,),
+    ("", "RoiAlign"): (22,),
+    ("", "RotaryEmbedding"): (23,),
+    ("", "Round"): (11, 22),
+    ("", "Scatter"): (9, 11),
+    ("", "ScatterElements"): (11, 13, 16, 18),
+    ("", "ScatterND"): (11, 13, 16, 18),
+    ("", "Selu"): (1, 6, 22),
+    ("", "Shape"): (1, 13, 15, 19, 21, 23, 24, 25),
+    ("", "Shrink"): (9,),
+    ("", "Sin"): (7, 22),
+    ("", "Sinh"): (9, 22),
+    ("", "Size"): (1, 13, 19, 21, 23, 24, 25),
+    ("", "Slice"): (1, 10, 11, 13),
+    ("", "SoftmaxCrossEntropyLoss"): (12, 13),
+    ("", "Softplus"): (1, 22),
+    ("", "Softsign"): (1, 22),
+    ("", "SpaceToDepth"): (1, 13),
+    ("", "Split"): (1, 2, 11, 13, 18),
+    ("", "Squeeze"): (1, 11, 13, 21, 23, 24, 25),
+    ("", "Sub"): (7, 13, 14),
+    ("", "Swish"): (24,),
+    ("", "Tan"): (7, 22),
+    ("", "TensorScatter"): (24,),
+    ("", "TfIdfVectorizer"): (9,),
+    ("", "ThresholdedRelu"): (10, 22),
+    ("", "TopK"): (1, 10, 11, 24),
+    ("", "Transpose"): (21, 23, 24, 25),
+    ("", "Trilu"): (14,),
+    ("", "Unsqueeze"): (1, 11, 13, 21, 23, 24, 25),
+    ("", "Upsample"): (7, 9, 10),
+    ("ai.keras2torch", "Erfc"): (1,),
+    ("ai.onnx.ml", "ArrayFeatureExtractor"): (1,),
+    ("ai.onnx.ml", "Binarizer"): (1,),
+    ("ai.onnx.ml", "TreeEnsemble"): (5,),
+}
+
+
+def live_table() -> dict[tuple[str, str], tuple[int, ...]]:
+    """The same table read from :func:`custom_ops.torch_converters` (imports torch)."""
+    from custom_ops import torch_converters
+
+    table: dict[tuple[str, str], list[int]] = {}
+    for domain, op_type, version in torch_converters():
+        table.setdefault((domain, op_type), []).append(version)
+    return {k: tuple(sorted(v)) for k, v in sorted(table.items())}
+
+
+def covered(domain: str, op_type: str, since_version: int) -> bool:
+    """True when a custom converter handles the op at that ``since_version``."""
+    return since_version in CUSTOM.get((domain, op_type), ())
+
+
+if __name__ == "__main__":
+    for (domain, op), versions in live_table().items():
+        print(f"    ({domain!r}, {op!r}): {versions!r},")

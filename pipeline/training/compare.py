@@ -1,0 +1,246 @@
+"""Compare the two halves of the training check, per Keras weight, in Keras layout.
+
+Torch's gradients and updates are brought to each Keras variable's layout with the index maps of
+:func:`pipeline.training.tf_side.index_maps` (an element used twice in torch adds its gradients, as
+autograd does for a shared weight); where a layer has no map (ONNX fallback) the map is found by
+matching the weight values over the axis permutations of the Keras variable.
+
+Each comparison is ``|torch - keras| <= atol * spread + rtol * |keras|`` with ``spread`` the standard
+deviation of the Keras values (as the forward tolerances are): gradients in inference mode, in
+training mode and of the fit loss; the change one optimizer step made to every variable (the
+change, not the value, so a BatchNorm momentum or variance estimator that is off shows at its true
+size); the outputs after the step. A failure names the Keras layer and weight that diverges first
+in graph order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrainingTolerance:
+    """Gradients and one-step updates in float32 through two frameworks' kernels; a correct
+    translation of the test models stays within 1e-4 of the spread (see the tests)."""
+
+    atol: float = 2e-3
+    rtol: float = 1e-3
+    loss_rtol: float = 1e-4
+
+
+GRADS = ("grad_inference", "grad_training", "grad_fit")
+LEAST = 1e-2
+# Training-mode gradients may differ by up to this many times the float32 rounding noise torch
+# measures against a float64 replay (the other framework rounds differently, by as much).
+NOISE_FACTOR = 10.0
+NOISE_OF = {"grad_training": "noise_training", "grad_fit": "noise_fit"}
+
+
+def value_map(keras_value: np.ndarray, torch_value: np.ndarray) -> np.ndarray | None:
+    """Flat Keras indices for each torch element, by matching values over axis permutations."""
+    if keras_value.size != torch_value.size:
+        return None
+    index = np.arange(keras_value.size).reshape(keras_value.shape)
+    for perm in itertools.permutations(range(keras_value.ndim)) if keras_value.ndim <= 5 else [None]:
+        moved = keras_value.transpose(perm) if perm is not None else keras_value
+        if moved.size and np.array_equal(moved.reshape(torch_value.shape), torch_value):
+            return (index.transpose(perm) if perm is not None else index).reshape(torch_value.shape)
+    return None
+
+
+def _errors(
+    got: np.ndarray, want: np.ndarray, tol: TrainingTolerance, least: float = 0.0, floor: Any = 0.0
+) -> dict[str, Any]:
+    """Errors of ``got`` against ``want`` in units of ``want``'s spread (at least ``least``);
+    ``floor``: a further allowance per element (float32 rounding of the values an update changed)."""
+    got, want = np.asarray(got, np.float64).ravel(), np.asarray(want, np.float64).ravel()
+    if want.size == 0:
+        return {"max_abs": 0.0, "spread": 0.0, "max_in_spread": 0.0, "max_rel": 0.0, "passed": True}
+    diff = np.abs(got - want)
+    spread = max(float(np.std(want)), least) or float(np.max(np.abs(want))) or 1e-30
+    allowed = tol.atol * spread + tol.rtol * np.abs(want) + np.ravel(floor)
+    ok = bool(np.all(diff <= allowed)) and bool(np.all(np.isfinite(got)))
+    scale = np.maximum(np.abs(want), spread)
+    return {
+        "max_abs": float(diff.max()),
+        "spread": spread,
+        "max_in_spread": float(diff.max() / spread),
+        "max_rel": float((diff / scale).max()),
+        "passed": ok,
+    }
+
+
+def _layer_weight(path: str) -> tuple[str, str]:
+    layer, _, weight = path.rpartition("/")
+    return layer or path, weight or path
+
+
+def compare(
+    tf: dict[str, np.ndarray],
+    torch: dict[str, np.ndarray],
+    torch_before: dict[str, np.ndarray],
+    weight_map: dict[str, str],
+    info: dict[str, Any],
+    tol: TrainingTolerance = TrainingTolerance(),
+) -> dict[str, Any]:
+    """The ``training`` section of the report (without timings)."""
+    keys_of: dict[str, list[str]] = {}
+    for key, path in weight_map.items():
+        keys_of.setdefault(path, []).append(key)
+    order = [p for p in info.get("graph_order", []) if f"before/{p}" in tf]
+    order += [k[len("before/") :] for k in tf if k.startswith("before/") and k[len("before/") :] not in order]
+    trainable = set(info.get("trainable", {}))
+    maps: dict[str, np.ndarray] = {}
+    problems: list[str] = []
+    for key in weight_map:
+        index = tf.get(f"index/{key}")
+        if index is not None and not np.any(index >= 0):  # the coded translation did not reach it
+            index = None
+        if index is None and key in torch_before and f"before/{weight_map[key]}" in tf:
+            index = value_map(tf[f"before/{weight_map[key]}"], torch_before[key])
+        if index is not None:
+            maps[key] = index
+
+    def to_keras(
+        path: str, arrays: dict[str, np.ndarray], prefix: str, add: bool
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        size = tf[f"before/{path}"].size
+        values, covered = np.zeros(size), np.zeros(size, bool)
+        found = False
+        for key in keys_of.get(path, []):
+            if f"{prefix}/{key}" not in arrays or key not in maps:
+                continue
+            index, value = maps[key].ravel(), np.asarray(arrays[f"{prefix}/{key}"], np.float64).ravel()
+            keep = index >= 0
+            if add:
+                np.add.at(values, index[keep], value[keep])
+            else:
+                values[index[keep]] = value[keep]
+            covered[index[keep]] = True
+            found = True
+        return (values, covered) if found else None
+
+    def delta(path: str) -> np.ndarray:
+        return tf[f"value/{path}"].astype(np.float64).ravel() - tf[f"before/{path}"].astype(np.float64).ravel()
+
+    # A weight whose gradient cancels out (a bias before BatchNorm in training mode) has only
+    # rounding noise: spreads count as at least LEAST of the largest spread of the same check.
+    least = {c: LEAST * max([float(np.std(tf[f"{c}/{p}"])) for p in order if f"{c}/{p}" in tf] or [0.0]) for c in GRADS}
+    least["update"] = LEAST * max([float(np.std(delta(p))) for p in order] or [0.0])
+
+    def rounding(path: str, prefix: str | None) -> float:
+        """The largest float32 rounding noise torch measured on this weight's gradient (0: none)."""
+        if prefix is None:
+            return 0.0
+        if prefix == "noise_fit" and not any(k.startswith("noise_fit/") for k in torch):
+            prefix = "noise_training"  # no compiled loss: the step used the projection loss's gradients
+        values = [torch[f"{prefix}/{k}"] for k in keys_of.get(path, []) if f"{prefix}/{k}" in torch]
+        return max((float(np.max(v)) for v in values if v.size), default=0.0)
+
+    weights: list[dict[str, Any]] = []
+    first: str | None = None
+    for path in order:
+        layer, weight = _layer_weight(path)
+        row: dict[str, Any] = {"keras": path, "layer": layer, "weight": weight, "state_keys": keys_of.get(path, [])}
+        row["trainable"] = path in trainable
+        checks = GRADS if path in trainable else ()
+        for prefix in checks:
+            mapped = to_keras(path, torch, prefix, add=True)
+            if mapped is None:
+                row[prefix] = {"passed": False, "reason": "no trainable torch parameter holds this weight"}
+            else:
+                noise = NOISE_FACTOR * rounding(path, NOISE_OF.get(prefix))
+                row[prefix] = _errors(mapped[0], tf[f"{prefix}/{path}"], tol, least[prefix], noise)
+                row[prefix]["noise_in_spread"] = noise / row[prefix]["spread"]
+                if not mapped[1].all():
+                    row[prefix].update(
+                        passed=False, reason=f"{int((~mapped[1]).sum())} elements have no torch parameter"
+                    )
+        after_t = to_keras(path, torch, "value", add=False)
+        before_t = to_keras(path, {f"value/{k}": v for k, v in torch_before.items()}, "value", add=False)
+        if after_t is not None and before_t is not None:
+            floor = 2 * np.spacing(np.abs(tf[f"value/{path}"].astype(np.float32)))  # of the values after the step
+            grad_spread = float(np.std(tf[f"grad_fit/{path}"])) if f"grad_fit/{path}" in tf else 0.0
+            if grad_spread > 0:  # gradient noise as it reaches the step (the step's effective rate)
+                floor = floor + NOISE_FACTOR * rounding(path, "noise_fit") * float(np.std(delta(path))) / grad_spread
+            row["update"] = _errors(after_t[0] - before_t[0], delta(path), tol, least["update"], floor)
+        elif path in trainable or np.any(tf[f"value/{path}"] != tf[f"before/{path}"]):
+            row["update"] = {"passed": False, "reason": "not in the module's state dict"}
+        row["passed"] = all(row[c]["passed"] for c in (*checks, "update") if c in row)
+        if not row["passed"] and first is None:
+            first = _first_check(row, checks)
+        weights.append(row)
+    extra = [k for k in torch if k.startswith("grad_training/")]
+    extra = [k.split("/", 1)[1] for k in extra if weight_map.get(k.split("/", 1)[1]) not in trainable]
+    extra = [k for k in extra if np.any(torch[f"grad_training/{k}"] != 0) or k not in weight_map]
+    for key in extra:
+        problems.append(f"torch parameter '{key}' is trainable but holds no trainable Keras weight")
+    outputs = _outputs(tf, torch, "after", int(info.get("outputs", 0)), tol)
+    training_outputs = _outputs(tf, torch, "train_out", int(info.get("outputs", 0)), tol)
+    losses = {}
+    for mode in ("inference", "training", "fit"):
+        a, b = float(torch[f"loss/{mode}"]), float(tf[f"loss/{mode}"])
+        losses[mode] = {"torch": a, "keras": b, "passed": abs(a - b) <= tol.loss_rtol * max(abs(b), 1e-6) + 1e-7}
+    passed = first is None and not problems and all(o["passed"] for o in outputs + training_outputs)
+    passed = passed and all(v["passed"] for v in losses.values())
+    if first is None and not passed:
+        first = problems[0] if problems else _output_or_loss(outputs, losses)
+    return {
+        "passed": bool(passed),
+        "first_divergence": first,
+        "weights": weights,
+        "outputs_after_step": outputs,
+        "outputs_training_mode": training_outputs,
+        "losses": losses,
+        "problems": problems,
+        "tolerance": {"atol": tol.atol, "rtol": tol.rtol, "loss_rtol": tol.loss_rtol},
+        "worst": _worst(weights),
+    }
+
+
+def _outputs(
+    tf: dict[str, np.ndarray], torch: dict[str, np.ndarray], prefix: str, n: int, tol: TrainingTolerance
+) -> list[dict[str, Any]]:
+    found = []
+    for i in range(n):
+        if f"{prefix}/{i}" in tf and f"{prefix}/{i}" in torch:
+            got, want = torch[f"{prefix}/{i}"], tf[f"{prefix}/{i}"]
+            if got.shape != want.shape:
+                found.append({"output": i, "passed": False, "reason": f"shape {got.shape} vs {want.shape}"})
+            else:
+                found.append({"output": i, **_errors(got, want, tol)})
+    return found
+
+
+def _first_check(row: dict[str, Any], checks: tuple[str, ...]) -> str:
+    what = {"grad_inference": "gradient (inference mode)", "grad_training": "gradient (training mode)"}
+    what |= {"grad_fit": "gradient of the fit loss", "update": "change in one optimizer step"}
+    for check in (*checks, "update"):
+        if check in row and not row[check]["passed"]:
+            detail = row[check].get("reason") or f"max error {row[check]['max_in_spread']:.3g} of its spread"
+            return f"Keras layer '{row['layer']}', weight '{row['weight']}': {what[check]} diverges ({detail})"
+    return f"Keras layer '{row['layer']}', weight '{row['weight']}'"
+
+
+def _output_or_loss(outputs: list[dict[str, Any]], losses: dict[str, Any]) -> str:
+    for o in outputs:
+        if not o["passed"]:
+            return f"output {o['output']} after the optimizer step diverges"
+    for mode, v in losses.items():
+        if not v["passed"]:
+            return f"{mode} loss differs: torch {v['torch']:.7g} vs Keras {v['keras']:.7g}"
+    return "unknown"
+
+
+def _worst(weights: list[dict[str, Any]]) -> dict[str, float]:
+    worst: dict[str, float] = {}
+    for row in weights:
+        for check in ("grad_inference", "grad_training", "grad_fit", "update"):
+            value = row.get(check, {}).get("max_in_spread")
+            if value is not None:
+                worst[check] = max(worst.get(check, 0.0), float(value))
+    return worst

@@ -1,0 +1,218 @@
+"""The torch half of the training check (a torch worker; no TensorFlow in the process).
+
+It loads ``model.py`` from the conversion's folder (its ``load()``: the module with
+model.safetensors, as a user gets it), then does what :mod:`pipeline.training.tf_side` did, on the
+same batch, projections and targets: gradients of the projection loss in ``eval()`` and ``train()``
+mode (dropout and noise modules kept in eval, as their Keras layers ran at rate 0), the loss
+``training_loss`` from model.py with its gradients, one step of ``make_optimizer(module)`` (or
+SGD(0.01) on the projection loss when the Keras model is not compiled or its configuration is not
+carried), the outputs after the step and the whole state dict after it (``training_torch.npz``).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.training.tf_side import DEFAULT_LR, TF_FILE, TF_INFO
+
+TORCH_FILE = "training_torch.npz"
+DROPOUT_CLASSES = {
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+    "FeatureAlphaDropout",
+    "GaussianNoise",
+    "GaussianDropout",
+}
+
+
+class PlainSGD:
+    """``p -= lr * grad``: Keras's SGD without momentum, for models without a compile config
+    (constructing a ``torch.optim`` optimizer imports torch's compiler stack, seconds per process)."""
+
+    def __init__(self, params: list[Any], lr: float) -> None:
+        self.params, self.lr = params, lr
+
+    def step(self) -> None:
+        import torch
+
+        with torch.no_grad():
+            for p in self.params:
+                if p.grad is not None:
+                    p.sub_(p.grad * self.lr)
+
+
+def load_model_py(path: Path) -> Any:
+    """``model.py`` as a module object (imported by path, under a private name)."""
+    spec = importlib.util.spec_from_file_location(f"keras2torch_model_{abs(hash(str(path)))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def train_mode(module: Any) -> list[str]:
+    """``module.train()`` with dropout/noise submodules in eval (rate 0, as on the Keras side)."""
+    module.train()
+    kept = []
+    for name, sub in module.named_modules():
+        if type(sub).__name__ in DROPOUT_CLASSES:
+            sub.eval()
+            kept.append(name)
+        elif hasattr(sub, "dropout") and isinstance(sub.dropout, float) and sub.dropout > 0:
+            sub.dropout = 0.0  # nn.LSTM / nn.GRU / nn.MultiheadAttention
+            kept.append(name)
+    return kept
+
+
+def _flat(result: Any, keys: list[str] | None) -> list[Any]:
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        return [result]
+    if isinstance(result, dict):
+        return [result[k] for k in (keys or list(result))]
+    return list(result)
+
+
+def task(request: dict[str, Any]) -> dict[str, Any]:
+    """Worker task: the torch half; request: ``workspace`` (the conversion folder), ``inputs``."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    root = Path(request["workspace"])
+    translation = json.loads((root / "translation.json").read_text(encoding="utf-8"))
+    info = json.loads((root / TF_INFO).read_text(encoding="utf-8"))
+    keys = translation.get("output_keys")
+    from pipeline.inputs import load_sets
+
+    sets = load_sets(root / "inputs.npz")
+    batch = sets.get("random") or next(iter(sets.values()))
+    with np.load(root / TF_FILE, allow_pickle=False) as data:
+        tf_arrays = {k: data[k] for k in data.files if k.startswith(("projection/", "target/"))}
+    n = int(info["outputs"])
+    projs = [
+        torch.from_numpy(tf_arrays[f"projection/{i}"]) if f"projection/{i}" in tf_arrays else None for i in range(n)
+    ]
+    targets = [torch.from_numpy(tf_arrays[f"target/{i}"]) for i in range(n) if f"target/{i}" in tf_arrays]
+
+    model_py = load_model_py(root / "model.py")
+    module = model_py.load(str(root / "model.safetensors"))
+    named = {k: p for k, p in module.named_parameters() if p.requires_grad}
+    frozen = [k for k, p in module.named_parameters() if not p.requires_grad]
+    inputs = [torch.from_numpy(np.ascontiguousarray(batch[name])) for name in request["inputs"]]
+    out: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+
+    def projected(outs: list[Any]) -> Any:
+        dtypes = [o.dtype if o.dtype == torch.float64 else torch.float32 for o in outs]
+        pairs = zip(outs, projs, dtypes, strict=True)
+        return sum((o.to(d) * p.to(d)).sum() for o, p, d in pairs if p is not None)
+
+    def grads_of(loss: Any, retain: bool, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        params = named if params is None else params
+        values = torch.autograd.grad(loss, list(params.values()), retain_graph=retain, allow_unused=True)
+        return {k: (torch.zeros_like(p) if g is None else g) for (k, p), g in zip(params.items(), values, strict=True)}
+
+    def fit_loss_of(mod: Any, outs: list[Any]) -> Any:
+        fit_targets: Any = targets[0] if len(targets) == 1 else targets
+        fit_outputs: Any = outs[0] if len(outs) == 1 else tuple(outs)
+        if keys:
+            fit_outputs = dict(zip(keys, outs, strict=True))
+            fit_targets = dict(zip(keys, targets, strict=True))
+        return model_py.training_loss(mod, fit_outputs, fit_targets)
+
+    def rounding_noise(mod: Any, xs: list[Any], grads: dict[str, Any], fit_grads: Any) -> dict[str, np.ndarray]:
+        """float32 rounding noise of each training-mode gradient: its difference from a float64 replay.
+
+        BatchNorm on batch statistics subtracts the mean of the incoming gradient; where that gradient
+        is nearly the same across the batch (a pooled head) the result is a small difference of large
+        terms, and float32 keeps only a few digits of it in either framework.
+        """
+        replica = copy.deepcopy(mod).double()
+        train_mode(replica)
+        params = {k: replica.get_parameter(k) for k in named}
+        outs64 = _flat(replica(*[x.double() if x.is_floating_point() else x for x in xs]), keys)
+        found = {}
+        grads64 = grads_of(projected(outs64), fit_grads is not None, params)
+        for k, g in grads64.items():
+            found[f"noise_training/{k}"] = (grads[k].double() - g).abs().detach().numpy()
+        if fit_grads is not None:
+            for k, g in grads_of(fit_loss_of(replica, outs64), False, params).items():
+                found[f"noise_fit/{k}"] = (fit_grads[k].double() - g).abs().detach().numpy()
+        return found
+
+    start = time.perf_counter()
+    module.eval()
+    loss = projected(_flat(module(*inputs), keys))
+    for k, g in grads_of(loss, False).items():
+        out[f"grad_inference/{k}"] = g.detach().numpy()
+    out["loss/inference"] = np.asarray(loss.item())
+    seconds["inference"] = time.perf_counter() - start
+
+    use_fit = bool(info.get("fit"))
+    has_fit = use_fit and hasattr(model_py, "make_optimizer") and hasattr(model_py, "training_loss")
+    start = time.perf_counter()
+    kept = train_mode(module)
+    outs = _flat(module(*inputs), keys)
+    loss = projected(outs)
+    for i, o in enumerate(outs):
+        out[f"train_out/{i}"] = o.detach().numpy()
+    if has_fit:
+        fit_loss = fit_loss_of(module, outs)
+        grads = grads_of(loss, True)
+        fit_grads = grads_of(fit_loss, False)
+        optimizer = model_py.make_optimizer(module)
+    else:
+        fit_loss = loss
+        grads = fit_grads = grads_of(loss, False)
+        optimizer = PlainSGD(list(named.values()), DEFAULT_LR)
+    seconds["training"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for name, noise in rounding_noise(module, inputs, grads, fit_grads if has_fit else None).items():
+        out[name] = noise
+    seconds["float64_replay"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for k, g in grads.items():
+        out[f"grad_training/{k}"] = g.detach().numpy()
+    for k, g in fit_grads.items():
+        out[f"grad_fit/{k}"] = g.detach().numpy()
+        named[k].grad = g.detach().clone()
+    out["loss/training"] = np.asarray(loss.item())
+    out["loss/fit"] = np.asarray(fit_loss.item())
+    optimizer.step()
+    seconds["training"] += time.perf_counter() - start
+    module.eval()
+    with torch.no_grad():
+        for i, o in enumerate(_flat(module(*inputs), keys)):
+            out[f"after/{i}"] = o.detach().numpy()
+    for k, v in module.state_dict().items():
+        out[f"value/{k}"] = v.detach().numpy()
+    np.savez(root / TORCH_FILE, **out)
+    trainable = sum(p.numel() for p in named.values())
+    buffers = sum(b.numel() for k, b in module.named_buffers() if not k.endswith("num_batches_tracked"))
+    # frozen parameters that hold no Keras weight are constants (an LSTM's second bias at zero)
+    constants = [k for k in frozen if k not in (translation.get("weight_map") or {})]
+    frozen = [k for k in frozen if k not in constants]
+    return {
+        "kept_in_eval": kept,
+        "fit": has_fit,
+        "optimizer": type(optimizer).__name__,
+        "trainable_params": int(trainable),
+        "non_trainable_params": int(buffers + sum(module.get_parameter(k).numel() for k in frozen)),
+        "frozen_parameters": frozen,
+        "constant_parameters": constants,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }
