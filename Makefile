@@ -8,6 +8,8 @@ MODEL ?=
 OUT ?=
 CONFIG ?=
 JOBS ?=
+ENGINE ?=
+ADDRESS ?=
 # make reports any failure as its own code 2: the last line names the pipeline's code and meaning
 EXIT_LINE = $(PY) -m pipeline.exitcodes $$?
 
@@ -28,19 +30,25 @@ $(STAMP): requirements.lock pyproject.toml
 convert: $(STAMP)
 	$(PY) -m pipeline convert $(if $(MODEL),"$(MODEL)",example:seed_cnn) $(if $(OUT),--out "$(OUT)") $(if $(CONFIG),--config "$(CONFIG)"); $(EXIT_LINE)
 
-# make batch CONFIG=<yaml> [OUT=<dir>] [JOBS=<n>] [FORCE=1]   (default OUT: out/<yaml name>)
-BATCH_ARGS = $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+# make batch CONFIG=<yaml> [OUT=<dir>] [JOBS=<n>] [FORCE=1] [ENGINE=ray [ADDRESS=<ray address>]]   (default OUT: out/<yaml name>)
+BATCH_ARGS = $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) \
+	$(if $(ENGINE),--engine $(ENGINE)) $(if $(ADDRESS),--address "$(ADDRESS)")
 batch: $(STAMP)
-	@test -n "$(CONFIG)" || { echo "usage: make batch CONFIG=<yaml> [OUT=<dir>] [JOBS=<n>] [FORCE=1]"; exit 2; }
+	@test -n "$(CONFIG)" || { echo "usage: make batch CONFIG=<yaml> [OUT=<dir>] [JOBS=<n>] [FORCE=1] [ENGINE=ray [ADDRESS=<addr>]]"; exit 2; }
 	$(PY) -m pipeline batch "$(CONFIG)" $(BATCH_ARGS); $(EXIT_LINE)
 
 # the keras.applications zoo, out/zoo by default
 zoo: $(STAMP)
 	$(PY) -m pipeline batch configs/zoo.yaml $(BATCH_ARGS); $(EXIT_LINE)
 
-# wall time of one batch at JOBS=1 and JOBS=2, REPEAT runs each: make bench-batch [CONFIG=configs/zoo.yaml] [REPEAT=1]
+# wall time of one batch at JOBS=1 and JOBS=2, REPEAT runs each: make bench-batch [CONFIG=configs/zoo.yaml] [REPEAT=1];
+# ENGINE=ray: the local engine, a 2-node local Ray cluster and a batch's own Ray instance side by side
 bench-batch: $(STAMP)
+ifeq ($(ENGINE),ray)
+	$(PY) scripts/bench_ray.py $(if $(CONFIG),"$(CONFIG)") $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs $(JOBS))
+else
 	$(PY) scripts/bench_batch.py $(if $(CONFIG),"$(CONFIG)") $(if $(OUT),--out "$(OUT)") --repeat $(or $(REPEAT),2)
+endif
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from pipeline import outdir
 from pipeline.config import NAME_PATTERN, BatchEntry, ConversionConfig, load_batch
@@ -103,6 +103,7 @@ class BatchSummary:
     complete: bool = True
     interrupted: bool = False
     started_at: str = ""
+    engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
 
     def count(self, status: str) -> int:
         return sum(m.status == status for m in self.models)
@@ -126,6 +127,7 @@ class BatchSummary:
             "started_at": self.started_at,
             "complete": self.complete,
             "interrupted": self.interrupted,
+            "engine": self.engine,
         }
 
 
@@ -243,10 +245,11 @@ def _source_state(source: str | None, base_dir: str | None) -> Any:
 def fingerprint(config: ConversionConfig, code: str, versions: dict[str, str]) -> str:
     """What makes a conversion's result current: its resolved entry, its source files, the tools and code.
 
-    The limits (``timeout_s``, ``memory_gb``) and the name are left out: they do not change a result.
+    The limits (``timeout_s``, ``memory_gb``), the name and where it runs (``num_cpus``,
+    ``shared_path``) are left out: they do not change a result.
     """
     entry = to_json(config)
-    for key in ("name", "timeout_s", "memory_gb"):
+    for key in ("name", "timeout_s", "memory_gb", "num_cpus", "shared_path"):
         entry.pop(key, None)
     payload = {
         "entry": entry,
@@ -354,6 +357,19 @@ def folder_name(name: str, taken: set[str]) -> str:
     return unique
 
 
+class Engine(Protocol):
+    """Runs the conversions a batch could not reuse (the local engine is :meth:`_Batch._run_queue`).
+
+    ``run`` gets the batch (``out``, ``jobs``, ``workers_started``, ``progress``, :meth:`_Batch.finished`)
+    and its queue of jobs (``entry``, ``config``, ``folder``, ``info``); it is called only when the
+    queue is not empty. ``info`` describes the engine for ``summary.json``.
+    """
+
+    info: dict[str, Any]
+
+    def run(self, batch: Any, queue: list[Any]) -> None: ...
+
+
 def run_batch(
     config_path: str | Path,
     out_dir: str | Path,
@@ -362,13 +378,44 @@ def run_batch(
     force: bool = False,
     retry_failed: bool = False,
     stream: TextIO | None = None,
+    engine: Engine | None = None,
 ) -> BatchSummary:
     """Convert every model of a batch file into ``out_dir``; see the module docstring.
 
     Raises :class:`ConfigError` when the file itself is unusable (not YAML, no ``models`` list);
-    a bad entry only makes that model an error.
+    a bad entry only makes that model an error. ``engine``: where conversions run (default: here,
+    ``jobs`` at a time; see pipeline/batch_ray.py).
     """
-    return _Batch(Path(config_path), Path(out_dir), jobs or default_jobs(), force, retry_failed, stream).run()
+    runner = _Batch(Path(config_path), Path(out_dir), jobs or default_jobs(), force, retry_failed, stream)
+    runner.engine = engine
+    return runner.run()
+
+
+def convert_one(out: Path, name: str, config: ConversionConfig, folder: str, info: dict[str, Any]) -> ModelOutcome:
+    """One model through the local engine's process tree (timeout, memory cap, tree kill) into ``out/folder``.
+
+    What a remote engine's task runs on its node, so that every guarantee and every ``kind`` of
+    the local engine holds there too.
+    """
+    with open(os.devnull, "w") as quiet:
+        runner = _Batch(Path(str(info.get("config", name))), out, 1, True, False, quiet)
+        runner.progress = BatchProgress(quiet, 1)
+        runner.order = [0]
+        runner._run_queue([_Job(BatchEntry(0, 0, name, config.source, config), config, folder, info)])
+    return runner.outcomes[0]
+
+
+def publish_error(
+    out: Path, folder: str, name: str, config: ConversionConfig, error: PipelineError, info: dict[str, Any]
+) -> ModelOutcome:
+    """Publish an error report for a model that ended outside its conversion (a lost node, a bad request)."""
+    report = _error_report(name, config, error, out / folder, info)
+    return _outcome(report, folder, reused=False)
+
+
+def outcome_from_report(report: dict[str, Any], folder: str) -> ModelOutcome:
+    """A freshly converted model's line of the summary, from its report."""
+    return _outcome(report, folder, reused=False)
 
 
 class _Batch:
@@ -380,6 +427,7 @@ class _Batch:
         self.path, self.out, self.jobs = path, out, jobs
         self.force, self.retry_failed = force, retry_failed
         self.stream = stream or sys.stdout
+        self.engine: Engine | None = None
         self.outcomes: dict[int, ModelOutcome] = {}
         self.order: list[int] = []
         self.workers_started = 0
@@ -422,7 +470,10 @@ class _Batch:
                     continue
                 queue.append(_Job(entry, entry.config, folder, info))
             try:
-                self._run_queue(queue)
+                if queue and self.engine is not None:
+                    self.engine.run(self, queue)
+                elif queue:
+                    self._run_queue(queue)
             except BaseException:
                 self._write_summary(complete=False, interrupted=True)
                 raise
@@ -446,7 +497,7 @@ class _Batch:
             self._done(entry.index, _outcome(report, folder, reused=True))
             return
         config = ConversionConfig(name=entry.name, source=entry.source)
-        report = self._error_report(entry.name, config, entry.error, self.out / folder, {**info, "seconds": 0.0})
+        report = _error_report(entry.name, config, entry.error, self.out / folder, {**info, "seconds": 0.0})
         self._done(entry.index, _outcome(report, folder, reused=False))
 
     # ------------------------------------------------------------------ scheduling
@@ -554,7 +605,7 @@ class _Batch:
         peak_mb = max(job.peak_rss / 2**20, rusage.ru_maxrss / 1024)
         info = {**job.info, "seconds": seconds, "peak_rss_mb": round(peak_mb, 1)}
         if error is not None:
-            report = self._error_report(job.entry.name, job.config, error, target, info, logs=partial / "logs")
+            report = _error_report(job.entry.name, job.config, error, target, info, logs=partial / "logs")
         else:
             assert report is not None
             report["batch"] = info
@@ -581,52 +632,20 @@ class _Batch:
         _remove_staging(self.out, job.folder, job.proc.pid)
         _remove_files(job.files)
 
-    def _error_report(
-        self,
-        name: str,
-        config: ConversionConfig,
-        error: PipelineError,
-        target: Path,
-        info: dict[str, Any],
-        logs: Path | None = None,
-    ) -> dict[str, Any]:
-        """Publish a report for a model the conversion could not report on itself (killed, crashed, bad entry)."""
-        from pipeline.context import Workspace
-        from pipeline.conversion import Conversion
-        from pipeline.publish import publish
-        from pipeline.report import build_report, write_report
-        from pipeline.sources import Source, SourceKind, classify
-
-        staging = target.parent / f".{target.name}.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        if logs is not None and logs.is_dir():
-            shutil.move(logs, staging / "logs")
-        try:
-            source = classify(config.source or "", config.base_dir)
-        except PipelineError:
-            source = Source(SourceKind.UNKNOWN, config.source or "")
-        conv = Conversion(
-            source=source, config=config, name=name, workspace=Workspace(staging), error=error, batch=info
-        )
-        report = build_report(conv)
-        try:
-            publish(conv, report, target, write_report)
-        except OutputFolderError as exc:  # a folder the pipeline did not write: left as it is
-            shutil.rmtree(staging, ignore_errors=True)
-            conv.error = exc
-            report = build_report(conv)
-        return report
-
     # ------------------------------------------------------------------ results
 
-    def _done(self, index: int, outcome: ModelOutcome) -> None:
+    def _done(self, index: int, outcome: ModelOutcome, where: str = "") -> None:
         self.outcomes[index] = outcome
         extra = " (reused: up to date)" if outcome.reused else ""
         extra += f"  {outcome.kind}: {_short(outcome.message, 90)}" if outcome.kind else ""
+        extra += f"  [{where}]" if where else ""
         self.progress.finished(len(self.outcomes), outcome.name, outcome.status, outcome.seconds, extra)
         if not outcome.reused:
             self._write_summary(complete=False)
+
+    def finished(self, index: int, outcome: ModelOutcome, where: str = "") -> None:
+        """An engine's model is done: record its outcome, print its line (``where``: the node that ran it)."""
+        self._done(index, outcome, where)
 
     def _clean_leftovers(self) -> None:
         """Staging folders and worker files of an earlier batch that was killed."""
@@ -647,6 +666,7 @@ class _Batch:
             complete=complete,
             interrupted=interrupted,
             started_at=self.started_at,
+            engine=self.engine.info if self.engine is not None else {"name": "local"},
         )
         _write_text(self.out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
         _write_text(self.out / "summary.md", render_markdown(summary))
@@ -655,6 +675,41 @@ class _Batch:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _error_report(
+    name: str,
+    config: ConversionConfig,
+    error: PipelineError,
+    target: Path,
+    info: dict[str, Any],
+    logs: Path | None = None,
+) -> dict[str, Any]:
+    """Publish a report for a model the conversion could not report on itself (killed, crashed, bad entry)."""
+    from pipeline.context import Workspace
+    from pipeline.conversion import Conversion
+    from pipeline.publish import publish
+    from pipeline.report import build_report, write_report
+    from pipeline.sources import Source, SourceKind, classify
+
+    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    if logs is not None and logs.is_dir():
+        shutil.move(logs, staging / "logs")
+    try:
+        source = classify(config.source or "", config.base_dir)
+    except PipelineError:
+        source = Source(SourceKind.UNKNOWN, config.source or "")
+    conv = Conversion(source=source, config=config, name=name, workspace=Workspace(staging), error=error, batch=info)
+    report = build_report(conv)
+    try:
+        publish(conv, report, target, write_report)
+    except OutputFolderError as exc:  # a folder the pipeline did not write: left as it is
+        shutil.rmtree(staging, ignore_errors=True)
+        conv.error = exc
+        report = build_report(conv)
+    return report
 
 
 @contextmanager

@@ -1,9 +1,9 @@
 """Command line: ``python -m pipeline convert SOURCE [--out DIR] [--config YAML] [--inputs NPZ]``;
 ``python -m pipeline validate SOURCE --onnx FILE.onnx [--torch FILE.pt2]`` checks artifacts made elsewhere.
 
-``python -m pipeline batch CONFIG [--out DIR] [--jobs N] [--force]`` converts every model of a batch
-file (see pipeline/batch.py); it exits 0 when every model passed, 1 otherwise, 2 when the file
-itself is unusable.
+``python -m pipeline batch CONFIG [--out DIR] [--jobs N] [--force] [--engine ray [--address ADDR]]``
+converts every model of a batch file (see pipeline/batch.py, pipeline/batch_ray.py); it exits 0
+when every model passed, 1 otherwise, 2 when the file itself is unusable.
 
 Exit codes: 0 validation passed, 1 validation failed, 2 the input was at fault (missing file,
 not a model, bad config, unsupported op), 3 a crash or an internal error. Errors print one
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import tempdirs
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, UserError
 from pipeline.progress import Display
 
 if TYPE_CHECKING:
@@ -129,7 +129,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from pipeline.batch import run_batch, summary_table
 
     out = Path(args.out) if args.out else Path("out") / Path(args.config).stem
-    summary = run_batch(args.config, out, jobs=args.jobs, force=args.force, retry_failed=args.retry_failed)
+    if args.address and args.engine != "ray":
+        raise UserError("--address names a Ray cluster: it needs --engine ray", stage="batch")
+    engine = None
+    if args.engine == "ray":
+        from pipeline.batch_ray import RayEngine
+
+        engine = RayEngine(args.address, args.jobs)
+    summary = run_batch(
+        args.config, out, jobs=args.jobs, force=args.force, retry_failed=args.retry_failed, engine=engine
+    )
     reused = sum(m.reused for m in summary.models)
     print(f"\n{summary_table(summary)}")
     print(
@@ -195,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--jobs", type=int, help="conversions in parallel (default: the number of cores)")
     batch.add_argument("--force", action="store_true", help="redo every model, even when its result is current")
     batch.add_argument("--retry-failed", action="store_true", help="redo the models that did not pass")
+    batch.add_argument("--engine", choices=("local", "ray"), default="local", help="where conversions run")
+    batch.add_argument("--address", help="Ray cluster (auto, HOST:PORT, ray://HOST:PORT); default: a local instance")
     batch.set_defaults(func=cmd_batch)
 
     table = sub.add_parser("support-table", help="print the generated table of fixups and custom ops")

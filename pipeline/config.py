@@ -71,6 +71,10 @@ class ConversionConfig:
     custom_objects: tuple[str, ...] = ()
     timeout_s: float = 900.0
     memory_gb: float | None = None
+    # Ray engine only (pipeline/batch_ray.py): CPUs a model's task reserves, and whether its source
+    # and inputs_file sit on a file system every node sees (read in place instead of shipped).
+    num_cpus: float = 1.0
+    shared_path: bool = False
     # Weights adding up to more than this many MB are written as ONNX external data
     # (model.onnx + model.onnx.data); 0: always, a negative value: never (2 GB at most).
     external_data_mb: float = 256.0
@@ -106,6 +110,8 @@ MODEL_KEYS: dict[str, str] = {
     "custom_objects": "strlist",
     "timeout_s": "number",
     "memory_gb": "number",
+    "num_cpus": "number",
+    "shared_path": "bool",
     "external_data_mb": "number",
     "compile": "str",
 }
@@ -285,7 +291,7 @@ class _Parser:
                 f"{where}.layout" if where else "layout",
                 f"expected keras or channels_first, got {changes['layout']!r}",
             )
-        for key in ("batch_size", "timeout_s", "memory_gb"):
+        for key in ("batch_size", "timeout_s", "memory_gb", "num_cpus"):
             if key in changes and changes[key] is not None and changes[key] <= 0:
                 raise self.fail(
                     fields[key], f"{where}.{key}" if where else key, f"must be positive, got {changes[key]}"
