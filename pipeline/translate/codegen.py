@@ -146,7 +146,8 @@ def rename_chains(lines: list[str], args: list[str], keep: list[str]) -> tuple[l
     for i, (line, (target, used)) in enumerate(zip(lines, parsed, strict=True)):
         mapping = {old: rename[old] for old in used if old in rename}
         if mapping:
-            pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, mapping)) + r")(?!\w)")
+            # a name followed by a single "=" is a keyword argument (attention_mask=attention_mask)
+            pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, mapping)) + r")(?!\w)(?!\s*=(?!=))")
             code, sep, comment = line.partition("  #")
             line = pattern.sub(lambda m, table=mapping: table[m.group(1)], code) + sep + comment
         dying = [rename.get(u, u) for u in sorted(used) if last_use.get(u) == i]
