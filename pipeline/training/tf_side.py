@@ -83,21 +83,34 @@ def make_targets(
     return targets
 
 
-def _layers(model: Any, seen: set[int] | None = None) -> list[Any]:
+def _layers(model: Any) -> list[Any]:
     """Every layer inside ``model`` in the order Keras lists them, then the layers held inside
     layers (RNN cells, wrapped layers, an attention layer's dropout), depth first, each once."""
+    return [layer for _, layer in _named_layers(model)]
+
+
+def _named_layers(model: Any, owner: str | None = None, seen: set[int] | None = None) -> list[tuple[str, Any]]:
+    """:func:`_layers` with a name for each: a layer of the model's graph by its own name, a layer
+    held in another layer's attribute as ``<owner>/<attribute>`` (``mha/dropout``). Keras numbers
+    the names it makes up (``dropout_2``) by how many such layers the process built before, so
+    those names would change from run to run; the attribute does not."""
     seen = set() if seen is None else seen
-    out: list[Any] = []
-    inner = list(getattr(model, "layers", []) or [])
+    out: list[tuple[str, Any]] = []
+    inner = [(None, layer) for layer in getattr(model, "layers", []) or []]
     inner += [
-        v for v in vars(model).values() if type(v).__module__.startswith(("keras.", "tf_keras.")) and hasattr(v, "call")
+        (attr, v)
+        for attr, v in vars(model).items()
+        if type(v).__module__.startswith(("keras.", "tf_keras.")) and hasattr(v, "call")
     ]
-    for layer in inner:
+    for attr, layer in inner:
         if id(layer) in seen or layer is model:
             continue
         seen.add(id(layer))
-        out.append(layer)
-        out += _layers(layer, seen)
+        name = str(layer.name)
+        if attr is not None and owner is not None:
+            name = f"{owner}/{attr.strip('_').removesuffix('_layer') or attr}"
+        out.append((name, layer))
+        out += _named_layers(layer, name, seen)
     return out
 
 
@@ -105,7 +118,7 @@ def make_deterministic(model: Any) -> tuple[list[str], list[tuple[Any, str, Any]
     """Set every dropout/noise rate of the model to 0; (report lines, what to restore)."""
     notes: list[str] = []
     saved: list[tuple[Any, str, Any]] = []
-    for layer in _layers(model):
+    for name, layer in _named_layers(model):
         kind = type(layer).__name__
         attrs = STOCHASTIC.get(kind, ()) + tuple(a for a in RECURRENT_RATES if "Cell" in kind or "RNN" in kind)
         attrs += ("dropout",) if kind in ("MultiHeadAttention", "Attention", "AdditiveAttention") else ()
@@ -117,7 +130,7 @@ def make_deterministic(model: Any) -> tuple[list[str], list[tuple[Any, str, Any]
                 except AttributeError:  # a read-only property: the layer's own Dropout sublayer has it
                     continue
                 saved.append((layer, attr, value))
-                notes.append(f"{layer.name} ({kind}): {attr} {value:g} -> 0")
+                notes.append(f"{name} ({kind}): {attr} {value:g} -> 0")
     return notes, saved
 
 

@@ -189,7 +189,7 @@ def test_layer_norm_attention_passes(tmp_path: Path) -> None:
     model = keras.Model(seq, keras.layers.Dense(3, name="head")(x), name="attn")
     result = run_check(model, tmp_path)
     assert result["passed"], result["first_divergence"]
-    assert result["deterministic"] == ["dropout (Dropout): rate 0.1 -> 0"]
+    assert result["deterministic"] == ["mha/dropout (Dropout): rate 0.1 -> 0"]
     assert model.get_layer("mha").dropout == 0.1
 
 
