@@ -202,10 +202,13 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
         out[f"value/{k}"] = v.detach().numpy()
     np.savez(root / TORCH_FILE, **out)
     trainable = sum(p.numel() for p in named.values())
-    buffers = sum(b.numel() for k, b in module.named_buffers() if not k.endswith("num_batches_tracked"))
-    # frozen parameters that hold no Keras weight are constants (an LSTM's second bias at zero)
-    constants = [k for k in frozen if k not in (translation.get("weight_map") or {})]
+    weight_map = translation.get("weight_map") or {}
+    # frozen parameters and buffers that hold no Keras weight are constants (an LSTM's second bias
+    # at zero, a Normalization's given mean and variance, a fallback graph's literals)
+    constants = [k for k in frozen if k not in weight_map]
+    constants += [k for k, _ in module.named_buffers() if k not in weight_map and not k.endswith("num_batches_tracked")]
     frozen = [k for k in frozen if k not in constants]
+    buffers = sum(b.numel() for k, b in module.named_buffers() if k in weight_map)
     return {
         "kept_in_eval": kept,
         "fit": has_fit,

@@ -125,6 +125,8 @@ def program_class(
 
     gm = program.graph_module
     sig = program.graph_signature
+    _drop_dtype_asserts(gm)
+    branches = _branch_methods(gm)
     code = gm.code
     header, _, body = code.partition("):\n")
     params = [a for a in header.split("(", 1)[1].split(",") if a.strip() and a.strip() != "self"]
@@ -148,11 +150,14 @@ def program_class(
         tensor = program.state_dict.get(target)
         if tensor is None:
             tensor = program.constants[target]
-        attr = _known_name(tensor, known or {}, set(kinds)) or _clean(target, set(kinds), index)
+        matched = _known_name(tensor, known or {}, set(kinds))
+        attr = matched or _clean(target, set(kinds), index)
         kinds[attr] = (name, tensor)
         shape = ", ".join(str(int(d)) for d in tensor.shape) + ("," if tensor.dim() == 1 else "")
         empty = f"torch.empty(({shape}), dtype=torch.{str(tensor.dtype).split('.')[-1]})"
-        if tensor.is_floating_point() and "BUFFER" not in kind:
+        # A Keras layer's fallback: only its Keras weights train; other tensors are the graph's constants
+        constant = known is not None and matched is None
+        if tensor.is_floating_point() and "BUFFER" not in kind and not constant:
             init.append(f"        self.{attr} = nn.Parameter({empty})")
         else:
             init.append(f'        self.register_buffer("{attr}", {empty})')
@@ -178,9 +183,54 @@ def program_class(
         "",
         f"    def graph(self, {graph_args}):",
         *["    " + line if line.strip() else line for line in body.rstrip().splitlines()],
+        *branches,
     ]
     del torch
     return "\n".join(lines), state, buffers
+
+
+class CannotEmit(Exception):
+    """A program whose graph code cannot be written as a plain ``nn.Module`` class."""
+
+
+def _branch_methods(gm: Any) -> list[str]:
+    """Methods for the branch graphs of ``torch.cond`` (a ``tf.cond`` in the layer): the graph code
+    reads them as ``self.true_graph_0`` etc. and passes them to ``torch.ops.higher_order.cond``,
+    which takes any callable. A branch holding graphs or modules of its own is not written."""
+    import torch
+
+    lines: list[str] = []
+    for name, child in gm.named_children():
+        if not isinstance(child, torch.fx.GraphModule):
+            raise CannotEmit(f"the graph calls a module ({type(child).__name__} '{name}')")
+        if any(True for _ in child.named_children()):
+            raise CannotEmit(f"the graph's branch '{name}' holds graphs of its own (nested conditionals or loops)")
+        if any(node.op == "get_attr" for node in child.graph.nodes):
+            raise CannotEmit(f"the graph's branch '{name}' reads tensors of its own")
+        _drop_dtype_asserts(child)
+        header, _, body = child.code.partition("):\n")
+        params = header.split("(", 1)[1]
+        lines += ["", f"    def {name}({params}):"]
+        lines += ["    " + line if line.strip() else line for line in _plain_literals(body).rstrip().splitlines()]
+    return lines
+
+
+def _drop_dtype_asserts(gm: Any) -> None:
+    """Remove ``aten._assert_tensor_metadata`` nodes: they pin each checked tensor to the dtype of
+    the export (float32), so the class would refuse to run after ``.double()`` (the training
+    check's float64 replay) although nothing else in the graph depends on the dtype."""
+    import torch
+
+    target = getattr(torch.ops.aten, "_assert_tensor_metadata", None)
+    if target is None:
+        return
+    dropped = False
+    for node in list(gm.graph.nodes):
+        if node.op == "call_function" and node.target in (target, target.default) and not node.users:
+            gm.graph.erase_node(node)
+            dropped = True
+    if dropped:
+        gm.recompile()
 
 
 # Names that fx's generated code takes from its own globals; model.py has only torch's.
@@ -211,13 +261,17 @@ def _clean(target: str, taken: set[str], index: int) -> str:
 
 
 def _known_name(tensor: Any, known: dict[str, Any], taken: set[str]) -> str | None:
-    """The Keras weight name whose value ``tensor`` holds (same shape, same numbers), if any."""
+    """The Keras weight name whose value ``tensor`` holds (same numbers, in Keras's layout or with
+    its axes permuted, as the ONNX route stores a convolution kernel), if any."""
     import numpy as np
+
+    from pipeline.training.compare import value_map
 
     values = tensor.detach().cpu().numpy()
     for name, array in known.items():
-        if name not in taken and array.shape == values.shape and np.array_equal(array, values):
-            return name if name not in RESERVED else f"{name}_"
+        attr = name if name not in RESERVED else f"{name}_"
+        if attr not in taken and value_map(np.asarray(array), values) is not None:
+            return attr
     return None
 
 
