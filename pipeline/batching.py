@@ -7,6 +7,11 @@ batch axis at 0 and agree on the other dimensions and dtypes into one call, spli
 back per set, and runs ``batch1`` on its own (it checks a batch of one, which a merged call would
 hide). When a merged call fails or its outputs do not carry the batch at axis 0, its sets run
 one by one as before, so an error still names the set that caused it.
+
+Merging assumes that the rows of a batch do not affect one another. A model can break that (a
+``tf.cond`` on ``flag[0, 0]`` takes one branch for the whole batch), so ``batch1``, when it fits a
+merged call, rides along as its last rows: where its rows there differ from its own call, the
+merged sets run one by one too.
 """
 
 from __future__ import annotations
@@ -56,9 +61,19 @@ def run_merged(run: RunSets, sets: Sets, batch_axes: dict[str, int | None]) -> t
     if all(len(group) == 1 for group in groups):
         return run(sets)
     calls: Sets = {}
+    witness = {s: _signature(sets[s], batch_axes) for s in ALONE if s in sets}  # rides along, see the module
+    riders: dict[str, str] = {}
     for group in groups:
         name = group[0] if len(group) == 1 else MERGED + "+".join(group)
-        calls[name] = sets[group[0]] if len(group) == 1 else _concat([sets[s] for s in group])
+        if len(group) == 1:
+            calls[name] = sets[group[0]]
+            continue
+        signature = _signature(sets[group[0]], batch_axes)
+        rider = next((s for s, sig in witness.items() if sig is not None and sig == signature), None)
+        members = [sets[s] for s in group] + ([sets[rider]] if rider else [])
+        calls[name] = _concat(members)
+        if rider:
+            riders[name] = rider
     try:
         outputs, errors = run(calls)
     except Exception:  # e.g. no call ran at all: the sets one by one decide what is an error
@@ -73,8 +88,11 @@ def run_merged(run: RunSets, sets: Sets, batch_axes: dict[str, int | None]) -> t
             if name in errors:
                 result_errors[name] = errors[name]
             continue
-        rows = [_rows(sets[s]) for s in group]
+        rider = riders.get(name)
+        rows = [_rows(sets[s]) for s in group] + ([_rows(sets[rider])] if rider else [])
         parts = _split(outputs.get(name), rows)
+        if parts is not None and rider and not _same(parts.pop(), outputs.get(rider)):
+            parts = None  # the rows of the merged call depend on one another
         if parts is None:
             again.update({s: sets[s] for s in group})
         else:
@@ -85,6 +103,25 @@ def run_merged(run: RunSets, sets: Sets, batch_axes: dict[str, int | None]) -> t
         result_errors.update(more_errors)
     ordered = {name: result[name] for name in sets if name in result}
     return ordered, {name: result_errors[name] for name in sets if name in result_errors}
+
+
+def _same(merged: dict[str, np.ndarray], alone: dict[str, np.ndarray] | None) -> bool:
+    """Whether a set's rows of a merged call match its own call (up to the rounding of another batch size)."""
+    if alone is None or set(merged) != set(alone):
+        return False
+    for key, value in alone.items():
+        got, want = np.asarray(merged[key]), np.asarray(value)
+        if got.shape != want.shape:
+            return False
+        if want.dtype.kind not in "fc":
+            if not np.array_equal(got, want):
+                return False
+            continue
+        finite = np.abs(want[np.isfinite(want)])
+        scale = max(1.0, float(finite.max())) if finite.size else 1.0
+        if not np.allclose(got, want, rtol=1e-3, atol=1e-4 * scale, equal_nan=True):
+            return False
+    return True
 
 
 def _concat(members: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

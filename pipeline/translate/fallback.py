@@ -194,7 +194,7 @@ class CannotEmit(Exception):
 
 
 def _branch_methods(gm: Any) -> list[str]:
-    """Methods for the branch graphs of ``torch.cond`` (a ``tf.cond`` in the layer): the graph code
+    """Static methods for the branch graphs of ``torch.cond`` (a ``tf.cond`` in the layer): the graph code
     reads them as ``self.true_graph_0`` etc. and passes them to ``torch.ops.higher_order.cond``,
     which takes any callable. A branch holding graphs or modules of its own is not written."""
     import torch
@@ -209,8 +209,9 @@ def _branch_methods(gm: Any) -> list[str]:
             raise CannotEmit(f"the graph's branch '{name}' reads tensors of its own")
         _drop_dtype_asserts(child)
         header, _, body = child.code.partition("):\n")
-        params = header.split("(", 1)[1]
-        lines += ["", f"    def {name}({params}):"]
+        params = [p.strip() for p in header.split("(", 1)[1].split(",") if p.strip() and p.strip() != "self"]
+        # static: torch traces a branch with exactly its operands (a bound method's self counts as one more)
+        lines += ["", "    @staticmethod", f"    def {name}({', '.join(params)}):"]
         lines += ["    " + line if line.strip() else line for line in _plain_literals(body).rstrip().splitlines()]
     return lines
 
