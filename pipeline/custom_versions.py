@@ -140,6 +140,7 @@ CUSTOM: dict[tuple[str, str], tuple[int, ...]] = {
     ("", "TensorScatter"): (24,),
     ("", "TfIdfVectorizer"): (9,),
     ("", "ThresholdedRelu"): (10, 22),
+    ("", "Tile"): (1, 6, 13),
     ("", "TopK"): (1, 10, 11, 24),
     ("", "Transpose"): (21, 23, 24, 25),
     ("", "Trilu"): (14,),
