@@ -4,7 +4,7 @@ tf2onnx cannot export Keras 3's stateful seed generator (``AssignVariableOp was 
 expected resource``), and even where a random op exports, TensorFlow, ONNX Runtime and torch
 draw different numbers, so no comparison could pass. Such models are refused with the layers
 named and what to convert instead. Layers that are random only in training (Dropout, noise and
-augmentation layers) are identity at inference and are not counted.
+augmentation layers, recurrent cells' dropout) are identity at inference and are not counted.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def random_layers(model: Any) -> list[str]:
     for layer in flatten(include_self=False, recursive=True) if flatten else []:
         kind = type(layer).__name__
         if any(word in kind for word in TRAINING_ONLY):
+            continue
+        if hasattr(layer, "recurrent_dropout"):  # RNN cells: the generator serves (recurrent) dropout
             continue
         if any(isinstance(value, keras.random.SeedGenerator) for value in vars(layer).values()):
             found.append(str(layer.name))
