@@ -113,10 +113,11 @@ def call(
 def _caller_numerics_kept() -> Iterator[None]:
     """Restore the TF32 switches a stage task turns off, when it ran inside the caller's process."""
     saved: list[tuple[Any, Any]] = []
-    if "tensorflow" in sys.modules:
+    # (a clean-process check run in this process leaves blocked libraries as None in sys.modules)
+    if sys.modules.get("tensorflow") is not None:
         tf_config = sys.modules["tensorflow"].config.experimental
         saved.append((tf_config.enable_tensor_float_32_execution, tf_config.tensor_float_32_execution_enabled()))
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:
         backends = sys.modules["torch"].backends
         matmul, cudnn = backends.cuda.matmul.allow_tf32, backends.cudnn.allow_tf32
         saved.append((lambda v: setattr(backends.cuda.matmul, "allow_tf32", v), matmul))

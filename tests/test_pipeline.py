@@ -97,7 +97,7 @@ def test_cli_example_and_program_without_onnx2torch(tmp_path: Path) -> None:
     proc = run_cli("convert", "example:seed_cnn", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "PASSED" in proc.stdout and "tf_vs_torch" in proc.stdout
-    assert "] seed_cnn: export" in proc.stdout and "] seed_cnn: torch_export" in proc.stdout  # progress, plain lines
+    assert "] seed_cnn: export" in proc.stdout and "] seed_cnn: torch_run" in proc.stdout  # progress, plain lines
     # the program loads and runs, at other batch sizes, where onnx2torch cannot be imported
     script = (
         "import sys; sys.modules['onnx2torch'] = None; sys.modules['custom_ops'] = None\n"
@@ -132,8 +132,8 @@ def test_report_schema(tmp_path: Path) -> None:
         "export",
         "fixups",
         "onnxruntime",
-        "import",
-        "torch_export",
+        "translate",  # model.py matched TensorFlow: model.pt2 is exported from it, not imported from ONNX
+        "module_run",
         "torch_run",
         "validate",
     }
