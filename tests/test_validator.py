@@ -217,7 +217,9 @@ def test_wrong_torch_module_is_named_as_first_divergence(
         return wrong, where
 
     monkeypatch.setattr(importer, "find_converter", find_converter)
-    result = pipeline.convert(str(model_files["keras"]), tmp_path / "out")
+    # layout channels_first: model.py takes NCHW, so model.pt2 (the torch runtime under test) stays the
+    # ONNX route's program, where the fault is planted
+    result = pipeline.convert(str(model_files["keras"]), tmp_path / "out", {"layout": "channels_first"})
     report = result.report
     assert result.status == "failed"
     assert report["validation"]["tf_vs_ort"]["passed"] is True
@@ -260,7 +262,9 @@ def test_a_fixup_that_corrupts_a_weight_is_blamed(
 
     broken = fixups.DEFAULT_FIXUPS.plus(("scale_conv2_kernel", Fixup.of(scale_conv2_kernel)))
     monkeypatch.setattr(fixups, "DEFAULT_FIXUPS", broken)
-    result = pipeline.convert(str(model_files["keras"]), tmp_path / "out")
+    # layout channels_first: model.py takes NCHW, so model.pt2 (the torch runtime under test) stays the
+    # ONNX route's program, where the fault is planted
+    result = pipeline.convert(str(model_files["keras"]), tmp_path / "out", {"layout": "channels_first"})
     report = result.report
     assert report["validation"]["tf_vs_ort"]["passed"] is False
     assert report["validation"]["ort_vs_torch"]["passed"] is True
