@@ -307,7 +307,10 @@ def complete(model_py: Path, weights: Path, pending: list[dict[str, Any]], work_
             with np.load(f"{stem}_weights.npz") as data:
                 known = {k: data[k] for k in data.files}
             paths = json.loads(Path(f"{stem}_weights.json").read_text(encoding="utf-8"))
-        text, tensors, buffers = program_class(program, piece["class"], f"{piece['attr']}.", doc, single, known)
+        try:
+            text, tensors, buffers = program_class(program, piece["class"], f"{piece['attr']}.", doc, single, known)
+        except CannotEmit as exc:  # model.py is withdrawn with this reason; the ONNX route's model.pt2 stays
+            raise CannotEmit(f"Keras layer '{piece['layer']}': {exc}") from exc
         source = source.replace(MARKER + piece["attr"], text, 1)
         for key, tensor in tensors.items():
             state[key] = tensor.numpy()
