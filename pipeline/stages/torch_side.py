@@ -52,6 +52,7 @@ def torch_check_stage(conv: Conversion) -> None:
         TORCH_CHECK,
         stage="torch_run",
         in_process=conv.in_process_torch,
+        shared_process=conv.in_process_torch,  # the caller's process: nothing is blocked there
         outputs=conv.export.outputs,
         inputs=to_json(conv.export.inputs),
     )
@@ -156,7 +157,10 @@ def torch_check_task(request: dict[str, Any]) -> dict[str, Any]:
     from pipeline.inputs import load_sets
     from pipeline.stages.torch_export import block_modules
 
-    if "onnx2torch" not in sys.modules and "custom_ops" not in sys.modules:  # a fresh process
+    # A fresh worker only: in the caller's process (in_process) the blocks would outlast the call
+    # (the caller could no longer import TensorFlow), and onnx2torch is not imported there either
+    # when model.pt2 came from model.py's module.
+    if not request.get("shared_process") and "onnx2torch" not in sys.modules and "custom_ops" not in sys.modules:
         block_modules()
     torch_full_precision()
     ws = Workspace(Path(request["workspace"]))
