@@ -87,7 +87,7 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
     from pipeline.fixups.trace import KIND, STAGE
     from pipeline.stages.random_layers import refusal
 
-    refused = refusal(loaded.keras_model, "export") if loaded.keras_model is not None else None
+    refused = refusal(loaded.keras_model, "export", loaded.function) if loaded.keras_model is not None else None
     if refused is not None:  # random draws: tf2onnx fails on the seed state, and no runtime could agree
         raise refused
 
