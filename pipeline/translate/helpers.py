@@ -107,50 +107,23 @@ class SharedDropout(nn.Module):
         keep = torch.rand(shape, device=x.device) >= self.p
         return x * keep / (1 - self.p)
 ''',
-    "KerasBatchNorm1d": '''
-class KerasBatchNorm1d(nn.BatchNorm1d):
-    """nn.BatchNorm1d whose running variance is updated as Keras does, with the biased batch variance
-    (torch uses the unbiased one); evaluation and the normalisation itself are BatchNorm1d's own."""
-
-    def forward(self, x):
-        if not self.training:
-            return super().forward(x)
-        with torch.no_grad():
-            dims = [0, *range(2, x.dim())]
-            self.running_mean.lerp_(x.mean(dims), self.momentum)
-            self.running_var.lerp_(x.var(dims, unbiased=False), self.momentum)
-            self.num_batches_tracked.add_(1)
-        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
-''',
-    "KerasBatchNorm2d": '''
-class KerasBatchNorm2d(nn.BatchNorm2d):
-    """nn.BatchNorm2d whose running variance is updated as Keras does, with the biased batch variance
-    (torch uses the unbiased one); evaluation and the normalisation itself are BatchNorm2d's own."""
-
-    def forward(self, x):
-        if not self.training:
-            return super().forward(x)
-        with torch.no_grad():
-            dims = [0, *range(2, x.dim())]
-            self.running_mean.lerp_(x.mean(dims), self.momentum)
-            self.running_var.lerp_(x.var(dims, unbiased=False), self.momentum)
-            self.num_batches_tracked.add_(1)
-        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
-''',
-    "KerasBatchNorm3d": '''
-class KerasBatchNorm3d(nn.BatchNorm3d):
-    """nn.BatchNorm3d whose running variance is updated as Keras does, with the biased batch variance
-    (torch uses the unbiased one); evaluation and the normalisation itself are BatchNorm3d's own."""
-
-    def forward(self, x):
-        if not self.training:
-            return super().forward(x)
-        with torch.no_grad():
-            dims = [0, *range(2, x.dim())]
-            self.running_mean.lerp_(x.mean(dims), self.momentum)
-            self.running_var.lerp_(x.var(dims, unbiased=False), self.momentum)
-            self.num_batches_tracked.add_(1)
-        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
-''',
 }
+
+_KERAS_BATCH_NORM = '''
+class KerasBatchNorm{d}d(nn.BatchNorm{d}d):
+    """nn.BatchNorm{d}d whose running variance is updated as Keras does, with the biased batch variance
+    (torch uses the unbiased one); evaluation and the normalisation itself are BatchNorm{d}d's own."""
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        with torch.no_grad():
+            dims = [0, *range(2, x.dim())]
+            self.running_mean.lerp_(x.mean(dims), self.momentum)
+            self.running_var.lerp_(x.var(dims, unbiased=False), self.momentum)
+            self.num_batches_tracked.add_(1)
+        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+'''
+# BatchNorm{1,2,3}d with Keras's moving-variance update
+HELPERS.update({f"KerasBatchNorm{d}d": _KERAS_BATCH_NORM.replace("{d}", str(d)) for d in (1, 2, 3)})
 HELPERS.update(LAYER_HELPERS)  # recurrent loops, multi-head attention
