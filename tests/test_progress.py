@@ -46,7 +46,8 @@ def test_live_line_on_a_terminal_and_plain_in_ci(monkeypatch: pytest.MonkeyPatch
     assert not progress.live(terminal)
 
 
-def test_batch_progress_shows_each_models_stage() -> None:
+def test_batch_progress_shows_each_models_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
     plain = io.StringIO()
     batch = progress.BatchProgress(plain, 2)
     batch.started("a")
