@@ -310,6 +310,28 @@ def own_peak_rss_mb() -> float | None:
     return None
 
 
+PROFILE_ENV = "KERAS2TORCH_PROFILE_DIR"
+
+
+def _profiled(task: str, fn: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+    """``fn(request)``, under cProfile when ``$KERAS2TORCH_PROFILE_DIR`` names a folder (``<task>.prof`` there).
+
+    The workers are where a conversion spends its time; a profile of the orchestrator alone shows
+    only waits. Off by default (no cost).
+    """
+    folder = os.environ.get(PROFILE_ENV)
+    if not folder:
+        return fn(request)
+    import cProfile
+
+    profile = cProfile.Profile()
+    try:
+        return profile.runcall(fn, request)
+    finally:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        profile.dump_stats(str(Path(folder) / f"{task}.prof"))
+
+
 def main(argv: list[str]) -> int:
     die_with_parent()
     if argv[0] == "--wait":  # started ahead of its stage (pipeline.prestart): import, then wait
@@ -321,7 +343,7 @@ def main(argv: list[str]) -> int:
     task, target, req_path, res_path = argv
     request = json.loads(Path(req_path).read_text(encoding="utf-8"))
     try:
-        payload: dict[str, Any] = {"ok": True, "result": _resolve(target)(request)}
+        payload: dict[str, Any] = {"ok": True, "result": _profiled(task, _resolve(target), request)}
     except PipelineError as exc:
         payload = {"ok": False, "error": exc.to_dict()}
     except Exception as exc:

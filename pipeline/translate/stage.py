@@ -125,7 +125,10 @@ def module_stage(conv: Any) -> None:
     """Complete fallbacks, run the module in a clean process, keep its ``model.pt2`` when it matches."""
     ws = conv.workspace
     info = read_translation(ws.root)
-    if not info or info.get("status") not in ("translated", "pending") or (ws.root / OUTPUTS).is_file():
+    from pipeline.ahead import started_ahead
+
+    checked = (ws.root / OUTPUTS).is_file() and not started_ahead(ws)  # (by the call before this one)
+    if not info or info.get("status") not in ("translated", "pending") or checked:
         return
     if info["status"] == "pending":
         try:
@@ -236,9 +239,18 @@ def _set_names(ws: Workspace) -> list[str]:
 
 
 def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
-    """Run ``module_check.py`` on the workspace in a fresh interpreter; its result as a dict."""
+    """Run ``module_check.py`` on the workspace in a clean process; its result as a dict."""
+    from pipeline.ahead import module_run_ahead
+
+    request = module_request(ws, export, info)
+    ahead = module_run_ahead(ws, request)  # the same check, started as soon as model.py was written
+    return ahead if ahead is not None else module_process(ws, request, timeout_s)
+
+
+def module_request(ws: Workspace, export: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """The request ``module_check.py`` reads: the workspace's files, the export's inputs and outputs."""
     ws.scratch.mkdir(parents=True, exist_ok=True)
-    request = {
+    return {
         "model_py": str(ws.root / MODEL_PY),
         "weights": str(ws.weights),
         "input_sets": str(ws.inputs),
@@ -253,22 +265,36 @@ def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: floa
         "result_path": str(ws.scratch / "module_check.json"),
         **{k: info[k] for k in ("mode", "set", "attributes", "hooks_path") if k in info},
     }
+
+
+def module_check_command(request_path: Path | str) -> list[str]:
+    """The command line of the clean-process check (``--wait``: read the request path from stdin)."""
+    return [sys.executable, str(CHECK_SCRIPT), str(request_path)]
+
+
+def module_process(ws: Workspace, request: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
+    """``module_check.py`` on ``request``: the process started ahead for it (:mod:`pipeline.prestart`),
+    else a fresh interpreter; its result as a dict."""
+    from pipeline import prestart
+
     request_path = ws.scratch / "module_check_request.json"
     request_path.write_text(json.dumps(request), encoding="utf-8")
+    Path(request["result_path"]).unlink(missing_ok=True)  # (an earlier check's result is no answer to this one)
     start = time.perf_counter()
     ws.logs.mkdir(parents=True, exist_ok=True)
-    with open(ws.logs / "module_check.log", "wb") as log:
-        try:
-            proc = subprocess.run(
-                [sys.executable, str(CHECK_SCRIPT), str(request_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=str(ws.scratch),
-                timeout=timeout_s,
-                check=False,
+    log_path = ws.logs / "module_check.log"
+    proc = prestart.hand("module_check", log_path, [str(request_path)])
+    if proc is None:
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                module_check_command(request_path), stdout=log, stderr=subprocess.STDOUT, cwd=str(ws.scratch)
             )
-        except subprocess.TimeoutExpired:
-            return {"crash": f"timed out after {timeout_s} s", "seconds": time.perf_counter() - start}
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return {"crash": f"timed out after {timeout_s} s", "seconds": time.perf_counter() - start}
     seconds = round(time.perf_counter() - start, 3)
     result_path = Path(request["result_path"])
     if proc.returncode != 0 or not result_path.is_file():
