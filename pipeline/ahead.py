@@ -1,8 +1,8 @@
 """Stages started as soon as their inputs exist, not at their turn in the flow.
 
 * model.py's clean-process check (``module_run``) needs only ``model.py``, ``model.safetensors``
-  and the input sets, all written by the TensorFlow worker before it hands over
-  (:mod:`pipeline.overlap`): :func:`start_module_run` starts it then, beside the TensorFlow
+  and the input sets, all written by the TensorFlow worker before it hands over:
+  :func:`pipeline.overlap.start_module_run` starts it then (:func:`register`), beside the TensorFlow
   reference, the fixups and ONNX Runtime; :func:`module_run_ahead` hands its result to the
   module stage when that stage asks for the same check. The comparison with TensorFlow, and
   whether ``model.pt2`` comes from the module, are still decided at the module stage's turn.
@@ -20,9 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline import prestart
-from pipeline.worker import child_env
-
 
 @dataclass
 class _Run:
@@ -35,31 +32,10 @@ _AHEAD: dict[str, _Run] = {}
 _LOCK = threading.Lock()
 
 
-def start_module_run(conv: Any) -> bool:
-    """Start model.py's check of ``conv`` in a thread when model.py is complete (no fallback layer to
-    finish first); True when it started. The training check's torch worker is started ahead after it."""
-    from pipeline.translate.stage import OUTPUTS, module_process, module_request, read_translation
-
-    ws = conv.workspace
-    info = read_translation(ws.root)
-    if conv.export is None or not info or info.get("status") != "translated" or (ws.root / OUTPUTS).is_file():
-        return False
-    request = module_request(ws, conv.export, info)
-    training = bool(getattr(conv.config, "check_training", True)) and not conv.in_process_torch
-    found: list[dict[str, Any]] = []
-
-    def target() -> None:
-        try:
-            found.append(module_process(ws, request, conv.config.timeout_s))
-        finally:
-            if training:  # its imports overlap the TensorFlow half of the training check
-                prestart.begin(["training_torch"], ws.logs, child_env())
-
-    run = _Run(request=request, thread=threading.Thread(target=target, name="module_run", daemon=True), result=found)
+def register(ws: Any, request: dict[str, Any], thread: threading.Thread, found: list[dict[str, Any]]) -> None:
+    """Record the check of ``ws`` that ``thread`` runs on ``request`` (its result goes to ``found``)."""
     with _LOCK:
-        _AHEAD[str(ws.root)] = run
-    run.thread.start()
-    return True
+        _AHEAD[str(ws.root)] = _Run(request=request, thread=thread, result=found)
 
 
 def module_run_ahead(ws: Any, request: dict[str, Any]) -> dict[str, Any] | None:

@@ -45,11 +45,37 @@ def prestart_workers(conv: Any, tasks: tuple[str, ...] = ("torch", "torch_check"
     prestart.begin(wanted, conv.workspace.logs, child_env())
 
 
+def start_module_run(conv: Any) -> bool:
+    """Start model.py's check of ``conv`` in a thread when model.py is complete (no fallback layer to
+    finish first), for the module stage to take (:mod:`pipeline.ahead`); True when it started. The
+    training check's torch worker is started ahead after it."""
+    from pipeline import ahead
+    from pipeline.translate.stage import OUTPUTS, module_process, module_request, read_translation
+
+    ws = conv.workspace
+    info = read_translation(ws.root)
+    if conv.export is None or not info or info.get("status") != "translated" or (ws.root / OUTPUTS).is_file():
+        return False
+    request = module_request(ws, conv.export, info)
+    training = bool(getattr(conv.config, "check_training", True)) and not conv.in_process_torch
+    found: list[dict[str, Any]] = []
+
+    def target() -> None:
+        try:
+            found.append(module_process(ws, request, conv.config.timeout_s))
+        finally:
+            if training:  # its imports overlap the TensorFlow half of the training check
+                prestart.begin(["training_torch"], ws.logs, child_env())
+
+    thread = threading.Thread(target=target, name="module_run", daemon=True)
+    ahead.register(ws, request, thread, found)
+    thread.start()
+    return True
+
+
 def after_hand_over(conv: Any) -> None:
     """Once the export and model.py are written: start model.py's check (:mod:`pipeline.ahead`) and the
     torch workers the next stages need; the ONNX route's import only when model.py cannot stand in."""
-    from pipeline.ahead import start_module_run
-
     if start_module_run(conv):
         prestart_workers(conv, ("torch_check",))
     else:
