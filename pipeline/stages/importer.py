@@ -147,6 +147,7 @@ def import_model(
     model.graph.input.extend(graph_inputs)
     onnx_graph = OnnxGraph(model.graph)
     onnx_graph.opsets = opsets  # type: ignore[attr-defined]  # for control-flow converters' subgraphs
+    onnx_graph.import_model = import_model  # type: ignore[attr-defined]  # and the importer they go through
     base_dir = Path(model_dir) if model_dir is not None else None
     for tensor in model.graph.initializer:
         if external_data.is_external(tensor):
