@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import input_padding as padding
 from pipeline.config import ConversionConfig, InputOverride
 from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError
@@ -185,6 +186,7 @@ SET_PURPOSES: dict[str, str] = {
     "large": "float inputs at the extremes of their range (the top and bottom 5%): saturation, overflow, precision",
     "negative": "negative float inputs only: sign handling (ReLU cut-offs, abs, sqrt, log)",
     "user": "the user's own inputs (--inputs)",
+    "padded": padding.PURPOSE,
 }
 EDGE_SETS = ("zeros", "large", "negative")
 EDGE_BATCH = 1
@@ -233,6 +235,9 @@ def make_input_sets(specs: list[TensorSpec], config: ConversionConfig) -> InputS
     batched = any(s.batch_axis is not None for s in specs)
     if batched and batch != 1:
         sets["batch1"] = {s.name: generate(s, 1, rng) for s in specs}
+    padded = padding.padded_set(sets["random"], specs)  # Masking / mask_zero inputs only
+    if padded is not None:
+        sets["padded"] = padded
     if config.edge_inputs and any(np.issubdtype(np.dtype(s.dtype), np.floating) for s in specs):
         edge_batch = EDGE_BATCH if batched else batch
         for kind in EDGE_SETS:

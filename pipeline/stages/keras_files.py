@@ -16,7 +16,7 @@ from pipeline.config import ConversionConfig
 from pipeline.errors import NotAModelError, UnsafeModelError, UserError
 from pipeline.helpers import first_line
 from pipeline.stages import archive_refs
-from pipeline.stages.custom_objects import custom_objects
+from pipeline.stages.custom_objects import custom_objects, missing_class_error, module_folder, search_folders
 from pipeline.stages.loaded import STAGE
 
 
@@ -24,27 +24,34 @@ def load_keras_archive(path: str, config: ConversionConfig) -> Any:
     """A Keras 3 ``.keras`` archive, in safe mode unless the config allows custom objects."""
     import keras
 
-    objects = custom_objects(config) if config.allow_custom_objects else {}
+    objects = custom_objects(config, path) if config.allow_custom_objects else {}
     try:
         return keras.saving.load_model(
             path, compile=False, safe_mode=not config.allow_custom_objects, custom_objects=objects or None
         )
     except Exception as exc:  # keras raises ValueError/TypeError with long messages
-        raise _keras_load_error(path, exc) from None
+        raise _keras_load_error(path, exc, config, archive_refs.archive_config(path)) from None
 
 
-def _keras_load_error(path: str, exc: Exception) -> UserError:
+def _keras_load_error(path: str, exc: Exception, config: ConversionConfig, model_config: Any) -> UserError:
     text = str(exc)
     first = first_line(exc)
-    archive = archive_refs.archive_config(path)
-    missing = archive_refs.missing_packages(archive)
+    folders = search_folders(config, path)
+    missing = {
+        package: classes
+        for package, classes in archive_refs.missing_packages(model_config).items()
+        if module_folder(package, folders) is None  # the user's own module beside the config or model
+    }
     if missing:
         needs = "; ".join(f"{archive_refs.install_name(p)} (for {', '.join(c[:3])})" for p, c in missing.items())
-        return NotAModelError(
-            f"{path} needs packages that are not installed: {needs}",
-            stage=STAGE,
-            hint=f"install them into the environment (pip install {' '.join(map(archive_refs.install_name, missing))})",
-        )
+        hint = f"install them into the environment (pip install {' '.join(map(archive_refs.install_name, missing))})"
+        own = [p for p in missing if p not in archive_refs.PACKAGE_NAMES]
+        if own:
+            hint += (
+                f"; if {', '.join(own)} is your own code, put it beside the config file or the model file and "
+                "list its classes under `custom_objects` (with `allow_custom_objects: true`)"
+            )
+        return NotAModelError(f"{path} needs packages that are not installed: {needs}", stage=STAGE, hint=hint)
     if "safe_mode" in text or "Lambda" in text:
         return UnsafeModelError(
             f"{path} contains a Lambda layer or other serialized code, which is not run by default",
@@ -52,14 +59,7 @@ def _keras_load_error(path: str, exc: Exception) -> UserError:
             hint="if you trust this file, set `allow_custom_objects: true` in the config",
         )
     if "Unknown layer" in text or "Could not locate" in text or "custom_objects" in text:
-        named = archive_refs.custom_classes(archive)
-        return UnsafeModelError(
-            f"{path} uses a custom layer or object that is not registered"
-            + (f" ({', '.join(named[:5])})" if named else "")
-            + f": {first}",
-            stage=STAGE,
-            hint="set `allow_custom_objects: true` and list it under `custom_objects: [module:Class]`",
-        )
+        return missing_class_error(path, model_config, config, first)
     return NotAModelError(f"{path} could not be read as a Keras model: {first}", stage=STAGE)
 
 
@@ -106,7 +106,7 @@ def load_h5(path: str, config: ConversionConfig) -> Any:
             stage=STAGE,
             hint="if you trust this file, set `allow_custom_objects: true` in the config",
         )
-    objects = custom_objects(config) if config.allow_custom_objects else None
+    objects = custom_objects(config, path) if config.allow_custom_objects else None
     try:
         if meta["keras_version"].startswith("3."):
             import keras
@@ -116,7 +116,7 @@ def load_h5(path: str, config: ConversionConfig) -> Any:
 
         return tf_keras.models.load_model(path, compile=False, custom_objects=objects)
     except Exception as exc:
-        raise _keras_load_error(path, exc) from None
+        raise _keras_load_error(path, exc, config, meta["config"]) from None
 
 
 def build_callable(spec: str, config: ConversionConfig) -> Any:

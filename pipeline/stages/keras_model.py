@@ -8,13 +8,14 @@ softmax head also get a logits function.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pipeline.config import ConversionConfig
 from pipeline.errors import InputSpecError
 from pipeline.sources import Source
 from pipeline.stages.loaded import STAGE, LoadedModel, dtype_name, input_spec
-from pipeline.stages.value_ranges import input_consumers, spec_name, value_range
+from pipeline.stages.value_ranges import input_consumers, pad_value, spec_name, value_range
 
 
 def is_keras_model(obj: Any) -> bool:
@@ -41,7 +42,8 @@ def from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedMo
         dtype = dtype_name(tensor.dtype)
         shape = [None if d is None else int(d) for d in tensor.shape]
         low, high, reason = value_range(name, dtype, consumers.get(name, []), source, model)
-        specs.append(input_spec(name, shape, dtype, low, high, reason))
+        spec = input_spec(name, shape, dtype, low, high, reason)
+        specs.append(replace(spec, pad_value=pad_value(model, name)))
     output_names = _output_names(model)
     dict_inputs = isinstance(getattr(model, "input", None), dict)
     names = [s.name for s in specs]
