@@ -4,7 +4,8 @@ numpy only, so it runs on either side of the process boundary. Input *sets* are 
 ``.npz`` with keys ``<set>/<input>``; a set is one forward pass. :data:`SET_PURPOSES` says what
 each set is for: ``random`` at the configured batch size, ``batch1`` at batch 1 so that a fixed
 batch dimension cannot hide, and edge cases at batch 1 (``zeros``, ``large``, ``negative``) for
-float inputs; integer inputs (token ids) stay inside their valid range in every set.
+float inputs, ``padded`` for inputs a Masking / ``mask_zero`` layer masks
+(:mod:`pipeline.input_padding`); integer inputs (token ids) stay inside their valid range in every set.
 """
 
 from __future__ import annotations

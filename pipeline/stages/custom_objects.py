@@ -68,6 +68,21 @@ def module_folder(top: str, folders: list[Path]) -> Path | None:
     return None
 
 
+def local_module_file(module_name: str, folders: list[Path]) -> Path | None:
+    """The file a custom object's module would be imported from in ``folders``, without importing it.
+
+    For fingerprints of batch results: editing ``my_layers.py`` beside the config makes a result stale.
+    """
+    folder = module_folder(module_name.split(".")[0], folders)
+    if folder is None:
+        return None
+    base = folder.joinpath(*module_name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 @contextmanager
 def _first_on_path(folder: Path) -> Iterator[None]:
     saved = list(sys.path)
@@ -155,18 +170,23 @@ def suggested_entry(name: str, module: str | None) -> str:
     return f"{module}:{name}"
 
 
+def _origin(module: str | None) -> str:
+    if module is None:
+        return "its module is not recorded in the file"
+    if module == "__main__":
+        return "defined in a script, not a module"
+    return f"module {module}"
+
+
 def missing_class_error(path: str, model_config: Any, config: ConversionConfig, detail: str) -> UserError:
     """The error for a model whose custom classes are not available, naming them and the config lines to add."""
     classes = needed_classes(model_config)
     named = {ref.split(":", 1)[1].rsplit(".", 1)[-1] for ref in config.custom_objects if ":" in ref}
     if config.allow_custom_objects:
         classes = [c for c in classes if c[0] not in named] or classes
-    listed = ", ".join(
-        f"{n} (module {m})" if m and m != "__main__" else f"{n} (defined in a script, not a module)"
-        for n, m in classes[:5]
-    )
+    listed = ", ".join(f"{n} ({_origin(m)})" for n, m in classes[:5])
     entries = ", ".join(f'"{suggested_entry(n, m)}"' for n, m in classes[:5]) or '"module:Class"'
-    script = any(m in (None, "__main__") for _, m in classes)
+    script = any(m == "__main__" for _, m in classes)
     hint = (
         f"if you trust this code, add to the config `allow_custom_objects: true` and `custom_objects: [{entries}]`; "
         "each module is looked up beside the config file, then beside the model file, then on the import path"

@@ -14,8 +14,9 @@ from pipeline.config import ConversionConfig
 from pipeline.config_files import load_for_model
 from pipeline.errors import UnsafeModelError, UserError
 from pipeline.sources import Source, SourceKind
+from pipeline.stages.custom_objects import local_module_file
 from pipeline.stages.load import load_model
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 MODULE = "k2t_scale_layers"  # a name nothing installed uses, so only the folders can provide it
 LAYER_CODE = '''
@@ -82,6 +83,7 @@ def test_module_beside_the_config_file_loads_and_leaves_sys_path_alone(project: 
         loaded = _load(models / "model.keras", load_for_model(config_file, None))
         assert sys.path == path_before
         assert Path(sys.modules[MODULE].__file__ or "").parent == project.resolve()
+        assert local_module_file(MODULE, [models, project.resolve()]) == project.resolve() / f"{MODULE}.py"
         out = loaded.function(np.ones((1, 3), np.float32))[0].numpy()  # type: ignore[attr-defined]
         dense = loaded.keras_model.get_layer("dense")  # type: ignore[attr-defined]
         assert np.allclose(out, 3.0 * dense(np.ones((1, 3), np.float32)).numpy(), atol=1e-6)
@@ -109,12 +111,53 @@ def test_entry_that_is_nowhere_names_where_it_was_looked_for(project: Path, tmp_
     assert raised.value.hint and "beside the config file or the model file" in raised.value.hint
 
 
+def test_h5_custom_class_is_named_from_the_files_model_config(tmp_path: Path) -> None:
+    import tf_keras
+
+    class Doubler(tf_keras.layers.Layer):
+        def call(self, x: object) -> object:
+            return x * 2  # type: ignore[operator]
+
+    inputs = tf_keras.Input((3,))
+    tf_keras.Model(inputs, Doubler(name="double")(tf_keras.layers.Dense(2)(inputs))).save(tmp_path / "m.h5")
+    with pytest.raises(UnsafeModelError) as raised:
+        load_model(Source(SourceKind.H5, str(tmp_path / "m.h5")), ConversionConfig())
+    assert "Doubler (" in raised.value.message and "Dense" not in raised.value.message
+    assert raised.value.hint and '"my_layers:Doubler"' in raised.value.hint
+
+
+def _readme_config() -> str:
+    """The README's example config for custom objects, as printed there."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n# my_project/convert.yaml\n", 1)[1].split("```", 1)[0]
+    return "# my_project/convert.yaml\n" + block
+
+
 @pytest.mark.slow
-def test_convert_finds_the_module_beside_the_config_as_the_readme_says(project: Path, tmp_path: Path) -> None:
-    config_file = project / "readme.yaml"
-    config_file.write_text(f"allow_custom_objects: true\ncustom_objects: ['{MODULE}:Scale']\n")
-    model = str(project / "model.keras")
-    proc = run_cli("convert", model, "--config", str(config_file), "--out", str(tmp_path / "out"), cwd=tmp_path)
+def test_the_readme_example_converts_as_written(tmp_path: Path) -> None:
+    """my_project/{convert.yaml, my_layers.py, model.keras}, converted from the folder above without PYTHONPATH."""
+    import keras
+
+    project = tmp_path / "my_project"
+    project.mkdir()
+    (project / "my_layers.py").write_text(LAYER_CODE)
+    (project / "convert.yaml").write_text(_readme_config())
+    spec = importlib.util.spec_from_file_location("my_layers", project / "my_layers.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    saved = sys.modules.get("my_layers")
+    sys.modules["my_layers"] = module
+    try:
+        spec.loader.exec_module(module)
+        inputs = keras.Input((3,), name="x")
+        keras.Model(inputs, module.Scale(3.0)(keras.layers.Dense(2)(inputs))).save(project / "model.keras")
+    finally:
+        sys.modules.pop("my_layers")
+        if saved is not None:
+            sys.modules["my_layers"] = saved
+    command = ["convert", "my_project/model.keras", "--config", "my_project/convert.yaml", "--out", "out"]
+    proc = run_cli(*command, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    refused = run_cli("convert", model, "--out", str(tmp_path / "refused"), cwd=tmp_path)
-    assert refused.returncode == 2 and f'custom_objects: ["{MODULE}:Scale"]' in refused.stderr, refused.stderr
+    refused = run_cli("convert", "my_project/model.keras", "--out", "refused", cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert "Scale (module my_layers)" in refused.stderr and 'custom_objects: ["my_layers:Scale"]' in refused.stderr
