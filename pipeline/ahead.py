@@ -7,7 +7,8 @@
   module stage when that stage asks for the same check. The comparison with TensorFlow, and
   whether ``model.pt2`` comes from the module, are still decided at the module stage's turn.
 * the training check's torch half needs only the TensorFlow half's files and model.py's check:
-  :class:`Later` runs it in a thread beside the ``model.pt2`` check and the validation.
+  :class:`Later` runs it in a thread beside the validation (started after the ``model.pt2`` check:
+  the progress line shows the stage announced last, and the ``model.pt2`` check's would not be seen).
 
 The checks themselves are the same as at their turn (same processes, same requests, same
 comparisons): only when they start changes.

@@ -193,7 +193,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             # 3b. ONNX Runtime on the fixed graph, in a thread alongside: the TensorFlow reference (still
             # running), 2b. model.py in a clean process (pipeline/translate/stage.py), 4-5. import,
             # torch.export, safetensors, 5b. run model.pt2 in a clean process, 5c. a whole-model model.py
-            main = [tensorflow.finish_stage, module_stage, training.start, torch_stage, torch_check_stage, module_stage]
+            main = [tensorflow.finish_stage, module_stage, torch_stage, torch_check_stage, training.start, module_stage]
             alongside(conv, onnxruntime_stage, main)
             validate_stage(conv)  # 6. three-way comparison
             training.join(conv)  # 7. gradients and one optimizer step vs TensorFlow (pipeline/training)
