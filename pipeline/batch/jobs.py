@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pipeline.config import BatchEntry, ConversionConfig
+from pipeline.config import ConversionConfig
+from pipeline.config_files import BatchEntry
 
 if TYPE_CHECKING:
     from pipeline.batch.summary import ModelOutcome

@@ -26,7 +26,8 @@ from typing import Any
 from pipeline import outdir
 from pipeline.batch.jobs import WORK_DIR, Driver, Job
 from pipeline.batch.summary import ModelOutcome, error_report, outcome_from_report, read_json, read_report
-from pipeline.config import BatchEntry, ConversionConfig
+from pipeline.config import ConversionConfig
+from pipeline.config_files import BatchEntry
 from pipeline.context import to_json
 from pipeline.errors import PipelineError, WorkerCrashError, error_from_dict
 from pipeline.helpers import tail

@@ -28,7 +28,8 @@ from pipeline.batch.local import LocalEngine
 from pipeline.batch.output import render_junit, render_markdown, short, write_text
 from pipeline.batch.resume import environment, error_fingerprint, fingerprint, reusable
 from pipeline.batch.summary import BatchSummary, ModelOutcome, error_report, outcome_from_report, read_report
-from pipeline.config import NAME_PATTERN, BatchEntry, ConversionConfig, load_batch
+from pipeline.config import NAME_PATTERN, ConversionConfig
+from pipeline.config_files import BatchEntry, load_batch
 from pipeline.errors import ConfigError, UserError
 from pipeline.helpers import process_running
 from pipeline.progress import BatchProgress

@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from pipeline.config import load_batch, load_for_model
+from pipeline.config_files import load_batch, load_for_model
 from pipeline.errors import ConfigError
 from pipeline.outdir import MARKER
 from tests.conftest import ROOT, run_cli
