@@ -32,6 +32,10 @@ def test_rescaling_after_resizing_still_means_raw_pixels(keras: Any) -> None:
     low, high, reason = _range(model, "image")
     assert (low, high) == (0.0, 255.0) and "'rescale' after 'resize'" in reason
     assert [layer.name for layer, _ in reached_layers(model, "image")] == ["rescale"]
+    # the tutorials' augmentation block, a nested Sequential, in front of Rescaling
+    augment = keras.Sequential([keras.layers.RandomFlip(), keras.layers.RandomRotation(0.1)], name="augment")
+    tutorial = keras.Model(image, keras.layers.Rescaling(1 / 255.0, name="rescale")(augment(image)))
+    assert _range(tutorial, "image")[:2] == (0.0, 255.0)
 
 
 def test_normalization_after_a_reshape_gives_its_spread(keras: Any) -> None:
