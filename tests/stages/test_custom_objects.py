@@ -14,7 +14,7 @@ from pipeline.config import ConversionConfig
 from pipeline.config_files import load_for_model
 from pipeline.errors import UnsafeModelError, UserError
 from pipeline.sources import Source, SourceKind
-from pipeline.stages.custom_objects import local_module_file
+from pipeline.stages.custom_objects import local_module_file, search_folders
 from pipeline.stages.load import load_model
 from tests.conftest import ROOT, run_cli
 
@@ -72,10 +72,11 @@ def test_missing_class_is_named_with_the_config_lines_that_load_it(project: Path
     assert "allow_custom_objects: true" in error.hint and MODULE not in sys.modules
 
 
-def test_module_beside_the_config_file_loads_and_leaves_sys_path_alone(project: Path, tmp_path: Path) -> None:
+def test_module_beside_the_config_file_wins_and_sys_path_is_left_alone(project: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy(project / "model.keras", models / "model.keras")  # the model elsewhere: only the config's folder has it
+    shutil.copy(project / "model.keras", models / "model.keras")
+    (models / f"{MODULE}.py").write_text("raise ImportError('the copy beside the model must not win')\n")
     config_file = project / "convert.yaml"
     config_file.write_text(f"allow_custom_objects: true\ncustom_objects: ['{MODULE}:Scale']\n")
     path_before = list(sys.path)
@@ -83,7 +84,9 @@ def test_module_beside_the_config_file_loads_and_leaves_sys_path_alone(project: 
         loaded = _load(models / "model.keras", load_for_model(config_file, None))
         assert sys.path == path_before
         assert Path(sys.modules[MODULE].__file__ or "").parent == project.resolve()
-        assert local_module_file(MODULE, [models, project.resolve()]) == project.resolve() / f"{MODULE}.py"
+        folders = search_folders(load_for_model(config_file, None), str(models / "model.keras"))
+        assert folders == [project.resolve(), models.resolve()]
+        assert local_module_file(MODULE, folders) == project.resolve() / f"{MODULE}.py"
         out = loaded.function(np.ones((1, 3), np.float32))[0].numpy()  # type: ignore[attr-defined]
         dense = loaded.keras_model.get_layer("dense")  # type: ignore[attr-defined]
         assert np.allclose(out, 3.0 * dense(np.ones((1, 3), np.float32)).numpy(), atol=1e-6)
