@@ -211,8 +211,7 @@ def missing_class_error(path: str, model_config: Any, config: ConversionConfig, 
         hint += " (a class defined in a script: move it into a module file such as my_layers.py there)"
     return UnsafeModelError(
         f"{path} needs custom classes that are not available"
-        + (f": {listed}" if listed else "")
-        + (f" ({detail})" if detail else ""),
+        + (f": {listed}" if listed else f" ({detail})"),  # Keras' own text only when the config named none
         stage=STAGE,
         hint=hint,
     )
