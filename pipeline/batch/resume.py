@@ -18,6 +18,7 @@ from typing import Any
 from pipeline.batch.summary import outcome_kind
 from pipeline.config import ConversionConfig
 from pipeline.context import to_json
+from pipeline.stages.custom_objects import module_files
 
 _VERSIONED = (
     "tensorflow",
@@ -149,6 +150,7 @@ def fingerprint(config: ConversionConfig, code: str, versions: dict[str, str]) -
         "source": _source_state(config.source, config.base_dir),
         "inputs_file": _path_state(inputs) if inputs else None,
         "custom_objects": [_source_state(spec, None) for spec in config.custom_objects],
+        "custom_object_files": {ref: _path_state(Path(f)) for ref, f in module_files(config).items() if f},
         "versions": versions,
         "code": code,
     }
