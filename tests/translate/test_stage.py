@@ -100,6 +100,49 @@ def test_custom_tf_op_layer_goes_through_the_onnx_fallback(tmp_path: Path) -> No
     assert "torch.ops.aten" in source and "onnx2torch" not in source
 
 
+def guarded_refine_model() -> Any:
+    """A custom layer whose ONNX piece has a loop holding a conditional inside a conditional's branch."""
+    import keras
+    import tensorflow as tf
+
+    class GuardedRefine(keras.layers.Layer):
+        """Three damped steps on finite inputs (each skipped once values blow up), zeros otherwise."""
+
+        def call(self, x: Any) -> Any:
+            def refine() -> Any:
+                def step(i: Any, h: Any) -> Any:
+                    h = tf.cond(tf.reduce_max(tf.abs(h)) < 1e6, lambda: h - 0.1 * tf.tanh(h), lambda: h)
+                    return i + 1, h
+
+                return tf.while_loop(lambda i, h: i < 3, step, (tf.constant(0), x))[1]
+
+            return tf.cond(tf.reduce_all(tf.math.is_finite(x)), refine, lambda: tf.zeros_like(x))
+
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((6,), name="x")
+    h = keras.layers.Dense(4, name="d1")(inp)
+    h = GuardedRefine(name="refine")(h)
+    return keras.Model(inp, keras.layers.Dense(3, name="head")(h), name="guarded_net")
+
+
+@pytest.mark.slow
+def test_a_fallback_layer_that_cannot_be_plain_code_withdraws_model_py(tmp_path: Path) -> None:
+    """Its torch.cond branch holds a conditional of its own: model.py is withdrawn naming the Keras
+    layer (the whole-model attempt meets the same branch), the ONNX route's model.pt2 passes."""
+    result = pipeline.convert(guarded_refine_model(), tmp_path / "out")
+    assert result.passed, result.report.get("error")
+    validation = result.report["validation"]
+    assert validation["tf_vs_torch"]["passed"] is True and validation["tf_vs_module"]["passed"] is None
+    out = result.out_dir
+    translation = json.loads((out / "translation.json").read_text())
+    assert translation["status"] == "failed"
+    assert "cannot be written as plain torch code: Keras layer 'refine'" in translation["reason"]
+    assert "holds graphs of its own" in translation["reason"]
+    assert not (out / "model.py").exists() and (out / "model.pt2").is_file()
+    assert any(n.startswith("model.py withdrawn") and "'refine'" in n for n in result.report["notes"])
+    assert "No model.py: a fallback layer cannot be written as plain torch code" in (out / "report.md").read_text()
+
+
 @pytest.mark.slow
 def test_tf_module_savedmodel_gets_a_whole_model_model_py(tmp_path: Path) -> None:
     from tests.models import tf_module_savedmodel
