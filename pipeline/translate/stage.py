@@ -203,7 +203,7 @@ def localize_module(conv: Any, info: dict[str, Any]) -> None:
             "mode": "layers",
             "set": set_name,
             "attributes": [a for _, _, a in order],
-            "hooks_path": str(module_out),
+            "hooks_path": _absolute(module_out),
         }
         run_module(ws, conv.export, {**info, **hooks}, conv.config.timeout_s)
         if not tf_out.is_file() or not module_out.is_file():
@@ -246,21 +246,21 @@ def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: floa
     """Run ``module_check.py`` on the workspace in a fresh interpreter; its result as a dict."""
     ws.scratch.mkdir(parents=True, exist_ok=True)
     request = {
-        "model_py": str(ws.root / MODEL_PY),
-        "weights": str(ws.weights),
-        "input_sets": str(ws.inputs),
+        "model_py": _absolute(ws.root / MODEL_PY),
+        "weights": _absolute(ws.weights),
+        "input_sets": _absolute(ws.inputs),
         "inputs": [s.name for s in export.inputs],
         "outputs": list(export.outputs),
         "output_keys": info.get("output_keys"),
         "logits": info.get("logits") or {},
         "layout": info.get("layout") or "keras",
-        "outputs_path": str(ws.root / OUTPUTS),
-        "export_path": str(ws.scratch / "module.pt2"),
+        "outputs_path": _absolute(ws.root / OUTPUTS),
+        "export_path": _absolute(ws.scratch / "module.pt2"),
         "batch_axes": [s.batch_axis for s in export.inputs],
-        "result_path": str(ws.scratch / "module_check.json"),
+        "result_path": _absolute(ws.scratch / "module_check.json"),
         **{k: info[k] for k in ("mode", "set", "attributes", "hooks_path") if k in info},
     }
-    request_path = ws.scratch / "module_check_request.json"
+    request_path = (ws.scratch / "module_check_request.json").resolve()
     request_path.write_text(json.dumps(request), encoding="utf-8")
     start = time.perf_counter()
     ws.logs.mkdir(parents=True, exist_ok=True)
@@ -284,6 +284,12 @@ def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: floa
     result = json.loads(result_path.read_text(encoding="utf-8"))
     result["seconds"] = seconds
     return result
+
+
+def _absolute(path: Path) -> str:
+    """``path`` as the check script sees it: it runs in the scratch folder, so a relative output
+    folder (``--out out/x``) would point nowhere there."""
+    return str(Path(path).resolve())
 
 
 def module_outputs(ws: Workspace) -> Any:

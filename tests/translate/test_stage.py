@@ -41,9 +41,10 @@ print(json.dumps({"training": model.train().training, "params": sum(p.numel() fo
 """
 
 
-def test_model_py_runs_without_tensorflow_onnx_or_pipeline(tmp_path: Path) -> None:
-    result = pipeline.convert("example:seed_cnn", tmp_path / "out")
-    out = result.out_dir
+def test_model_py_runs_without_tensorflow_onnx_or_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative output folder (the check runs in another working directory)
+    result = pipeline.convert("example:seed_cnn", Path("out"))
+    out = result.out_dir.resolve()
     assert result.passed
     assert result.report["validation"]["tf_vs_module"]["passed"] is True
     run = subprocess.run(
