@@ -10,7 +10,7 @@ on the machine hits both alike; medians of repeated runs after warm-up, threads 
 milliseconds and the ratio model.py / torchvision (1.00 = as fast, lower is faster) and the
 load average before and after.
 
-    .venv/bin/python scripts/bench_module.py [--models resnet50 mobilenet_v2] [--threads 2] [--repeats 20]
+    .venv/bin/python scripts/bench_module.py [--models resnet50 mobilenet_v2] [--repeats 20] [--batches 1 8]
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=sorted(MODELS), choices=sorted(MODELS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--batches", nargs="+", type=int, default=list(BATCHES))
     parser.add_argument("--out", default=str(ROOT / "out" / "bench"), help="conversion folders: <out>/<model>")
     parser.add_argument("--json", help="also write the measurements here")
     args = parser.parse_args()
@@ -106,7 +107,7 @@ def main() -> None:
             cl = memory == "channels_last"
             translated = _layout(_module(Path(args.out) / key), cl)
             reference = _layout(getattr(torchvision.models, MODELS[key][1])(weights=None).eval(), cl)
-            for batch in BATCHES:
+            for batch in args.batches:
                 nhwc = torch.randn(batch, side, side, 3)
                 fmt = torch.channels_last if cl else torch.contiguous_format
                 nchw = nhwc.permute(0, 3, 1, 2).contiguous(memory_format=fmt)
