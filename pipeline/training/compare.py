@@ -36,10 +36,13 @@ class TrainingTolerance:
 
 GRADS = ("grad_inference", "grad_training", "grad_fit")
 LEAST = 1e-2
-# Training-mode gradients may differ by up to this many times the float32 rounding noise torch
-# measures against a float64 replay (the other framework rounds differently, by as much).
+# Gradients may differ by up to this many times the float32 rounding noise measured against a
+# float64 replay in the same mode: two float32 results differ by at most the sum of their errors,
+# so torch's noise plus Keras's where Keras measured its own (inference mode, pipeline.training.
+# tf_noise), else torch's alone (the other framework assumed to round by as much).
 NOISE_FACTOR = 10.0
-NOISE_OF = {"grad_training": "noise_training", "grad_fit": "noise_fit"}
+NOISE_OF = {"grad_inference": "noise_inference", "grad_training": "noise_training", "grad_fit": "noise_fit"}
+KERAS_NOISE_OF = {"grad_inference": "keras_noise_inference"}
 
 
 def value_map(keras_value: np.ndarray, torch_value: np.ndarray) -> np.ndarray | None:
@@ -155,9 +158,13 @@ def compare(
             if mapped is None:
                 row[prefix] = {"passed": False, "reason": "no trainable torch parameter holds this weight"}
             else:
-                noise = NOISE_FACTOR * rounding(path, NOISE_OF.get(prefix))
+                keras_noise = tf.get(f"{KERAS_NOISE_OF.get(prefix)}/{path}")
+                keras_noise = float(np.max(keras_noise)) if keras_noise is not None and keras_noise.size else None
+                noise = NOISE_FACTOR * (rounding(path, NOISE_OF.get(prefix)) + (keras_noise or 0.0))
                 row[prefix] = _errors(mapped[0], tf[f"{prefix}/{path}"], tol, least[prefix], noise)
                 row[prefix]["noise_in_spread"] = noise / row[prefix]["spread"]
+                if keras_noise is not None:
+                    row[prefix]["keras_noise_in_spread"] = keras_noise / row[prefix]["spread"]
                 if not mapped[1].all():
                     row[prefix].update(
                         passed=False, reason=f"{int((~mapped[1]).sum())} elements have no torch parameter"

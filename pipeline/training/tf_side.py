@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.training.compile_config import read_compile_config, training_code
+from pipeline.training.tf_noise import inference_noise
 
 STOCHASTIC = {  # Keras class -> attributes that make it random in training
     "Dropout": ("rate",),
@@ -268,6 +269,9 @@ def run(
         if p is not None:
             arrays[f"projection/{i}"] = p
     seconds["inference"] = time.perf_counter() - start
+    start = time.perf_counter()
+    arrays |= inference_noise(model, x, projs, grads, [variable_path(v) for v in trainable], flat)
+    seconds["float64_replay"] = time.perf_counter() - start
 
     notes, saved_rates = make_deterministic(model)
     compile_config = carried.get("compile_config")

@@ -134,18 +134,25 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
             fit_targets = dict(zip(keys, targets, strict=True))
         return model_py.training_loss(mod, fit_outputs, fit_targets)
 
-    def rounding_noise(mod: Any, xs: list[Any], grads: dict[str, Any], fit_grads: Any) -> dict[str, np.ndarray]:
-        """float32 rounding noise of each training-mode gradient: its difference from a float64 replay.
+    def rounding_noise(
+        replica: Any, xs: list[Any], eval_grads: dict[str, Any], grads: dict[str, Any], fit_grads: Any
+    ) -> dict[str, np.ndarray]:
+        """float32 rounding noise of each gradient, in both modes: its difference from a float64 replay.
 
         BatchNorm on batch statistics subtracts the mean of the incoming gradient; where that gradient
         is nearly the same across the batch (a pooled head) the result is a small difference of large
-        terms, and float32 keeps only a few digits of it in either framework.
+        terms, and float32 keeps only a few digits of it in either framework. Inference mode is
+        measured too (Keras measures its own half there, pipeline.training.tf_noise). ``replica``: a
+        float64 copy of the module taken before the training-mode pass moved its running statistics.
         """
-        replica = copy.deepcopy(mod).double()
-        train_mode(replica)
+        replica.eval()
         params = {k: replica.get_parameter(k) for k in named}
-        outs64 = _flat(replica(*[x.double() if x.is_floating_point() else x for x in xs]), keys)
+        xs64 = [x.double() if x.is_floating_point() else x for x in xs]
         found = {}
+        for k, g in grads_of(projected(_flat(replica(*xs64), keys)), False, params).items():
+            found[f"noise_inference/{k}"] = (eval_grads[k].double() - g).abs().detach().numpy()
+        train_mode(replica)
+        outs64 = _flat(replica(*xs64), keys)
         grads64 = grads_of(projected(outs64), fit_grads is not None, params)
         for k, g in grads64.items():
             found[f"noise_training/{k}"] = (grads[k].double() - g).abs().detach().numpy()
@@ -157,10 +164,14 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     module.eval()
     loss = projected(_flat(module(*inputs), keys))
-    for k, g in grads_of(loss, False).items():
+    eval_grads = grads_of(loss, False)
+    for k, g in eval_grads.items():
         out[f"grad_inference/{k}"] = g.detach().numpy()
     out["loss/inference"] = np.asarray(loss.item())
     seconds["inference"] = time.perf_counter() - start
+    start = time.perf_counter()
+    replica = copy.deepcopy(module).double()
+    seconds["float64_replay"] = time.perf_counter() - start
 
     use_fit = bool(info.get("fit"))
     has_fit = use_fit and hasattr(model_py, "make_optimizer") and hasattr(model_py, "training_loss")
@@ -181,9 +192,9 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
         optimizer = PlainSGD(list(named.values()), DEFAULT_LR)
     seconds["training"] = time.perf_counter() - start
     start = time.perf_counter()
-    for name, noise in rounding_noise(module, inputs, grads, fit_grads if has_fit else None).items():
+    for name, noise in rounding_noise(replica, inputs, eval_grads, grads, fit_grads if has_fit else None).items():
         out[name] = noise
-    seconds["float64_replay"] = time.perf_counter() - start
+    seconds["float64_replay"] += time.perf_counter() - start
     start = time.perf_counter()
     for k, g in grads.items():
         out[f"grad_training/{k}"] = g.detach().numpy()

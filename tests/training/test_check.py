@@ -213,3 +213,38 @@ def test_planted_gru_gate_swap_is_named(tmp_path: Path) -> None:
     result = run_check(model, tmp_path, plant=plant)
     assert not result["passed"]
     assert result["first_divergence"].startswith("Keras layer 'rnn/gru_cell', weight 'kernel'")
+
+
+def _resnet_stem(keras: Any) -> Any:
+    """ResNet50's stem (padding folded into conv1 and into pool1's max pooling) and one residual block."""
+    keras.utils.set_random_seed(3)
+    layers = keras.layers
+    image = layers.Input((32, 32, 3), name="image")
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(image)
+    x = layers.Conv2D(8, 7, strides=2, name="conv1_conv")(x)
+    x = layers.BatchNormalization(name="conv1_bn")(x)
+    x = layers.Activation("relu", name="conv1_relu")(x)
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    y = layers.Conv2D(8, 3, padding="same", name="block_conv")(x)
+    y = layers.BatchNormalization(name="block_bn")(y)
+    x = layers.Activation("relu", name="block_out")(layers.Add(name="block_add")([x, y]))
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(image, layers.Dense(4, name="head")(x), name="resnet_stem")
+
+
+def test_resnet_stem_with_folded_padding_passes(tmp_path: Path) -> None:
+    import keras
+
+    result = run_check(_resnet_stem(keras), tmp_path)
+    assert result["passed"], result["first_divergence"]
+    text = (tmp_path / "model.py").read_text()
+    assert "ZeroPad" not in text and "F.pad(" not in text, "both paddings are folded"
+    # torch's -inf max-pool padding routes the gradient as Keras's zero padding does (ties at 0
+    # after the ReLU reach a ReLU at rest or the padding: nothing either way)
+    rows = {(r["layer"], r["weight"]): r for r in result["weights"]}
+    assert rows[("conv1_conv", "kernel")]["grad_inference"]["max_in_spread"] < 1e-4
+    # the float64 replay of inference mode runs on the running statistics the float32 pass used
+    assert 0 < rows[("conv1_conv", "kernel")]["grad_inference"]["noise_in_spread"] < 1e-3
+    assert 0 < rows[("conv1_conv", "kernel")]["grad_inference"]["keras_noise_in_spread"] < 1e-4  # Keras's own
+    assert result["worst"]["grad_inference"] < 1e-4 and result["worst"]["grad_training"] < 1e-3

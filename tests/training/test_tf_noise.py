@@ -1,0 +1,40 @@
+"""Keras's float64 replay: the model rebuilt in float64 with the same weights, or no measurement."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.training.tf_noise import float64_clone
+
+
+def test_functional_model_rebuilt_in_float64_with_its_weights() -> None:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    image = keras.layers.Input((8, 8, 3))
+    x = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3)(image))
+    model = keras.Model(image, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
+    clone = float64_clone(model)
+    assert clone is not None
+    assert all("float64" in str(v.dtype) for v in clone.variables)
+    for a, b in zip(model.get_weights(), clone.get_weights(), strict=True):
+        np.testing.assert_array_equal(a.astype(np.float64), b)
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3))
+    wide, narrow = np.asarray(clone(x)), np.asarray(model(x.astype(np.float32)))
+    assert wide.dtype == np.float64 and np.abs(wide - narrow).max() < 1e-5
+
+
+def test_subclassed_model_gets_no_measurement() -> None:
+    import keras
+
+    class Head(keras.Model):
+        def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):  # type: ignore[no-untyped-def]
+            return self.dense(x)
+
+    model = Head()
+    model(np.zeros((1, 2), np.float32))
+    assert float64_clone(model) is None
