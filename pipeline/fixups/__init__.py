@@ -10,6 +10,7 @@ from pipeline.fixups import (
     bfloat16,
     fold_into_conv,
     fold_shapes,
+    graph_inputs,
     inline_xla_calls,
     ir_version,
     lower_conditionals,
@@ -36,6 +37,8 @@ TRACE_FIXUPS: Registry[str, Fixup] = registry(
 DEFAULT_FIXUPS: Registry[str, Fixup] = registry(
     "fixup",
     (
+        # weights listed as graph inputs (IR < 4, optional inputs with defaults) are not fed: constants
+        graph_inputs.weights_as_constants,
         # onnx2torch lacks converters for newer schemas (ReduceMean-18, Reshape-19...): move opsets first
         opset.plan_opset,
         # onnxruntime refuses IR > 13; before any check that runs the model
