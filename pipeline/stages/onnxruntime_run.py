@@ -28,6 +28,7 @@ from pipeline import tempdirs
 from pipeline.errors import Location, OnnxRuntimeError
 from pipeline.helpers import first_line
 from pipeline.inputs import InputSets
+from pipeline.locate import node_in_message
 
 STAGE = "onnxruntime"
 
@@ -146,7 +147,7 @@ def session(
                     notes.append(f"ONNX Runtime's CUDA provider failed to start, ran on CPU: {first_line(exc, 400)}")
                 return sess
         text = str(exc)
-        node = _node_in(text)
+        node = node_in_message(text)
         raise OnnxRuntimeError(
             f"ONNX Runtime cannot load the model: {first_line(exc, 400)}",
             stage=STAGE,
@@ -155,15 +156,6 @@ def session(
     finally:
         if probe_path is not None:
             probe_path.unlink(missing_ok=True)
-
-
-def _node_in(message: str) -> str | None:
-    import re
-
-    match = re.search(r"[Nn]ode \(([^)]+)\)|node name: ([^\s,]+)|Node:([^\s,]+)", message)
-    if not match:
-        return None
-    return next(g for g in match.groups() if g)
 
 
 def node_placement(profile_file: str | Path) -> dict[str, Any]:
@@ -232,7 +224,7 @@ def run(model: onnx.ModelProto | Path, sets: InputSets, probes: list[str] | None
         shutil.rmtree(profile_dir, ignore_errors=True)
     if not result.outputs:
         first_set, message = next(iter(result.errors.items()))
-        node = _node_in(message)
+        node = node_in_message(message)
         raise OnnxRuntimeError(
             f"ONNX Runtime failed on every input set; on '{first_set}': {message}",
             stage=STAGE,
