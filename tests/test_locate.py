@@ -118,7 +118,7 @@ def test_validate_names_the_keras_layer_onnx_runtime_fails_in(tmp_path: Path) ->
     args = ("validate", "tests.causal_models:causal_attention", "--onnx", str(onnx_file), "--config", str(config))
     proc = run_cli(*args, "--out", str(out))
     assert proc.returncode == 2, proc.stderr[-2000:]
-    first = proc.stderr.splitlines()[0]
+    first = proc.stderr.splitlines()[0]  # one line: ONNX Runtime's own log lines stay quiet
     assert first.startswith("error: [onnxruntime]"), proc.stderr
     assert "node 'StatefulPartitionedCall/causal_arange_1/head_1/Reshape', op Reshape, Keras layer 'head'" in first
     assert "hint: " + WORKAROUNDS["onnxruntime"] in proc.stderr

@@ -111,7 +111,9 @@ def session(
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.log_severity_level = 3  # the CUDA provider's load failure on CPU machines is expected
+    # fatal only: the CUDA provider's load failure on CPU machines is expected, and a node that fails
+    # to run is reported by the exception (one error line naming it, not ONNX Runtime's own log lines)
+    options.log_severity_level = 4
     # idle threads sleep instead of spinning: the torch stages run beside it (pipeline.overlap)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if low_memory is None:
