@@ -78,8 +78,9 @@ def locate(node: str, models: Iterable[Any] = (), layers: Iterable[str] = ()) ->
 def complete(error: PipelineError, models: Iterable[Any] = (), layers: Iterable[str] = ()) -> PipelineError:
     """``error`` with every location's op and Keras layer filled in, and a workaround for its stage.
 
-    A location that already names a layer or an op keeps it; an error without a location gets one
-    when its message (or details) names a node.
+    A location keeps the layer it names; its op becomes the node's op type where the graph has the
+    node (torch.export failures know only the torch module's class). An error without a location
+    gets one when its message (or details) names a node.
     """
     layers, models = list(layers), list(models)
     if not error.locations:
@@ -90,7 +91,7 @@ def complete(error: PipelineError, models: Iterable[Any] = (), layers: Iterable[
         if not location.node:
             continue
         found = locate(location.node, models, layers)
-        if found.op and (location.op is None or location.op.startswith("Onnx")):  # a torch module's class
+        if found.op:  # the graph's op type, also where the stage knew a torch module's class only
             location.op = found.op
         location.layer = location.layer or found.layer
     if error.hint is None and error.stage in WORKAROUNDS and error.locations:
