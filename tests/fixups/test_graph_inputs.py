@@ -18,7 +18,8 @@ import pipeline
 from pipeline.fixups import DEFAULT_FIXUPS, FixupContext, run_fixups
 from pipeline.fixups.graph_inputs import weights_as_constants
 from pipeline.onnx_utils import graph_input_specs
-from tests.fixups.onnx_models import apply, assert_same_outputs, model, ort_outputs
+from tests.fixups.onnx_models import apply, assert_same_outputs, model
+from tests.onnx_checks import run_ort
 
 F = TensorProto.FLOAT
 
@@ -78,7 +79,7 @@ def test_optional_input_keeps_its_default() -> None:
     after, changes = apply(weights_as_constants, before)
     assert changes == ["1 graph input(s) with an initializer kept as constants (defaults, not fed)"]
     x = np.ones((2, 3), np.float32)
-    np.testing.assert_array_equal(ort_outputs(after, {"x": x})[0], [[1, 2, 3], [1, 2, 3]])
+    np.testing.assert_array_equal(run_ort(after, {"x": x})[0], [[1, 2, 3], [1, 2, 3]])
     assert_same_outputs(before, after, {"x": x})
 
 
@@ -96,7 +97,7 @@ def test_imports_and_exports_fed_with_data_inputs_only() -> None:
     module = pipeline.onnx_to_torch(before)
     x = _x()
     program = torch.export.export(module, (torch.from_numpy(x),))
-    expected = ort_outputs(before, {"x": x})[0]
+    expected = run_ort(before, {"x": x})[0]
     np.testing.assert_allclose(program.module()(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
