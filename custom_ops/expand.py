@@ -55,19 +55,11 @@ class OnnxExpandShaped(nn.Module):
 
 
 def _convert(node: Any, graph: Any) -> Any:
-    from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
-
     shape = const_ints(node, graph, 1)
     if shape is not None:
         return result(OnnxExpand(shape), node, (0,))
-    dims = _shapes.shape_expression(node, graph, 1)
-    if dims is None:
-        return result(OnnxExpand(None), node)
-    refs = _shapes.references(dims)
-    return OperationConverterResult(
-        torch_module=OnnxExpandShaped(dims, refs),
-        onnx_mapping=OnnxMapping(inputs=(node.input_values[0], *refs), outputs=node.output_values),
-    )
+    shaped = _shapes.shaped_result(node, graph, 1, OnnxExpandShaped, node.input_values[:1])
+    return shaped if shaped is not None else result(OnnxExpand(None), node)
 
 
 OP = CustomOp.define(OnnxExpand, name="Expand", torch=converters(("Expand",), _convert))

@@ -46,19 +46,11 @@ class OnnxTileShaped(nn.Module):
 
 
 def _convert(node: Any, graph: Any) -> Any:
-    from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
-
     repeats = const_ints(node, graph, 1)
     if repeats is not None:
         return result(OnnxTileStatic(repeats), node, (0,))
-    dims = _shapes.shape_expression(node, graph, 1)
-    if dims is None:
-        return result(OnnxTileStatic(None), node)
-    refs = _shapes.references(dims)
-    return OperationConverterResult(
-        torch_module=OnnxTileShaped(dims, refs),
-        onnx_mapping=OnnxMapping(inputs=(node.input_values[0], *refs), outputs=node.output_values),
-    )
+    shaped = _shapes.shaped_result(node, graph, 1, OnnxTileShaped, node.input_values[:1])
+    return shaped if shaped is not None else result(OnnxTileStatic(None), node)
 
 
 OP = CustomOp.define(OnnxTileStatic, name="Tile", torch=converters(("Tile",), _convert))

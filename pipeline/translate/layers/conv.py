@@ -106,13 +106,20 @@ def translate_conv(call: LayerCall, ctx: Context) -> Translation:
         args.append(f"groups={groups}")
     if not layer.use_bias:
         args.append("bias=False")
-    if call.call_index == 0:
-        t.modules[call.attr] = f"nn.Conv{rank}d({', '.join(args)})"
-        record(t, ctx, call, f"{call.attr}.weight", layer.kernel, torch_kernel(k), "kernel_initializer")
-        if layer.use_bias:
-            record(t, ctx, call, f"{call.attr}.bias", layer.bias, ctx.array(layer.bias), "bias_initializer")
+    _declare(t, ctx, call, f"nn.Conv{rank}d({', '.join(args)})", k)
     _finish(call, ctx, t, x, f"self.{call.attr}({x})", cf)
     return t
+
+
+def _declare(t: Translation, ctx: Context, call: LayerCall, module: str, kernel: np.ndarray) -> None:
+    """On the layer's first call: its module attribute, the kernel as ``weight`` and the bias."""
+    if call.call_index != 0:
+        return
+    layer = call.layer
+    t.modules[call.attr] = module
+    record(t, ctx, call, f"{call.attr}.weight", layer.kernel, torch_kernel(kernel), "kernel_initializer")
+    if layer.use_bias:
+        record(t, ctx, call, f"{call.attr}.bias", layer.bias, ctx.array(layer.bias), "bias_initializer")
 
 
 def translate_depthwise(call: LayerCall, ctx: Context) -> Translation:
@@ -222,11 +229,7 @@ def translate_transpose(call: LayerCall, ctx: Context) -> Translation:
             args.append(f"output_padding={spell(extra, rank)}")
     if not layer.use_bias:
         args.append("bias=False")
-    if call.call_index == 0:
-        t.modules[call.attr] = f"nn.ConvTranspose{rank}d({', '.join(args)})"
-        record(t, ctx, call, f"{call.attr}.weight", layer.kernel, torch_kernel(k), "kernel_initializer")
-        if layer.use_bias:
-            record(t, ctx, call, f"{call.attr}.bias", layer.bias, ctx.array(layer.bias), "bias_initializer")
+    _declare(t, ctx, call, f"nn.ConvTranspose{rank}d({', '.join(args)})", k)
     expr = f"self.{call.attr}({value.var})"
     if any(a or b for a, b in crops):
         first = 2 if cf else 1
