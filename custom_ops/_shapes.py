@@ -139,3 +139,21 @@ def shaped_result(
         torch_module=module_of(dims, refs),
         onnx_mapping=OnnxMapping(inputs=(*data_inputs, *refs), outputs=node.output_values),
     )
+
+
+def shape_input_converter(
+    static: Callable[[list[int] | None], torch.nn.Module],
+    shaped: Callable[[list[Dim], list[str]], torch.nn.Module],
+) -> Callable[[Any, Any], Any]:
+    """The converter of an op ``(x, shape)``: ``static(values)`` for a constant shape, ``shaped`` for
+    one built from other tensors' sizes, ``static(None)`` (read in ``forward``) otherwise."""
+    from custom_ops.common import const_ints, result
+
+    def convert(node: Any, graph: Any) -> Any:
+        values = const_ints(node, graph, 1)
+        if values is not None:
+            return result(static(values), node, (0,))
+        built = shaped_result(node, graph, 1, shaped, node.input_values[:1])
+        return built if built is not None else result(static(None), node)
+
+    return convert

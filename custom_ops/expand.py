@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from custom_ops import _shapes
 from custom_ops.base import CustomOp
-from custom_ops.common import const_ints, converters, result
+from custom_ops.common import converters
 
 
 class OnnxExpand(nn.Module):
@@ -54,12 +52,6 @@ class OnnxExpandShaped(nn.Module):
         return x.expand(target) if rank == x.dim() else x.reshape(current).expand(target)
 
 
-def _convert(node: Any, graph: Any) -> Any:
-    shape = const_ints(node, graph, 1)
-    if shape is not None:
-        return result(OnnxExpand(shape), node, (0,))
-    shaped = _shapes.shaped_result(node, graph, 1, OnnxExpandShaped, node.input_values[:1])
-    return shaped if shaped is not None else result(OnnxExpand(None), node)
-
+_convert = _shapes.shape_input_converter(OnnxExpand, OnnxExpandShaped)
 
 OP = CustomOp.define(OnnxExpand, name="Expand", torch=converters(("Expand",), _convert))
