@@ -31,6 +31,7 @@ class TensorSpec:
     high: float = 1.0
     range_reason: str = "default"
     batch_axis: int | None = 0
+    pad_value: float | None = None  # what a Masking / mask_zero layer masks (pipeline/input_padding.py)
 
     def concrete_shape(self, batch: int) -> list[int]:
         return [batch if d is None else d for d in self.shape]
