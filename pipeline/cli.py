@@ -2,7 +2,7 @@
 ``python -m pipeline validate SOURCE --onnx FILE.onnx [--torch FILE.pt2]`` checks artifacts made elsewhere.
 
 ``python -m pipeline batch CONFIG [--out DIR] [--jobs N] [--force] [--engine ray [--address ADDR]]``
-converts every model of a batch file (see pipeline/batch.py, pipeline/batch_ray.py); it exits 0
+converts every model of a batch file (see pipeline/batch/); it exits 0
 when every model passed, 1 otherwise, 2 when the file itself is unusable.
 
 Exit codes: 0 validation passed, 1 validation failed, 2 the input was at fault (missing file,
@@ -135,7 +135,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise UserError("--address names a Ray cluster: it needs --engine ray", stage="batch")
     engine = None
     if args.engine == "ray":
-        from pipeline.batch_ray import RayEngine
+        from pipeline.batch.ray_engine import RayEngine
 
         engine = RayEngine(args.address, args.jobs)
     summary = run_batch(

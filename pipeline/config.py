@@ -66,7 +66,7 @@ class ConversionConfig:
     custom_objects: tuple[str, ...] = ()
     timeout_s: float = 900.0
     memory_gb: float | None = None
-    # Ray engine only (pipeline/batch_ray.py): CPUs a model's task reserves, and whether its source
+    # Ray engine only (pipeline/batch/ray_engine.py): CPUs a model's task reserves, and whether its source
     # and inputs_file sit on a file system every node sees (read in place instead of shipped).
     num_cpus: float = 1.0
     shared_path: bool = False

@@ -56,7 +56,7 @@ class Conversion:
     input_sets: list[dict[str, Any]] = field(default_factory=list)
     diagnosis: dict[str, Any] | None = None
     given: dict[str, str] = field(default_factory=dict)  # "onnx" / "torch" -> path
-    batch: dict[str, Any] | None = None  # set by a batch run: fingerprint and limits (pipeline/batch.py)
+    batch: dict[str, Any] | None = None  # set by a batch run: fingerprint and limits (pipeline/batch/)
     training: dict[str, Any] | None = None  # the training check (pipeline/training), "passed" in it
 
     @property

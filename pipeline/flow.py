@@ -173,17 +173,18 @@ def start(
 
 def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
     """Drive ``conv`` through every stage and publish its output folder."""
-    from pipeline import prestart
+    from pipeline import ahead, prestart
     from pipeline.overlap import TensorflowSide, alongside, prestart_workers
     from pipeline.report import build_report, write_report
     from pipeline.stages.diagnose import validate_stage  # (numpy: imported once a conversion runs)
 
     ws = conv.workspace
     tensorflow = TensorflowSide(conv)
+    training = ahead.Later(training_stage)  # 7. starts once model.py's check is done (pipeline/ahead.py)
     try:
         ws.root.mkdir(parents=True, exist_ok=True)
         # torch workers import while the TensorFlow side runs (pipeline/prestart.py)
-        prestart_workers(conv, ("torch",) if conv.source.has_tensorflow_side else ("torch", "torch_check"))
+        prestart_workers(conv, ("module_check",) if conv.source.has_tensorflow_side else ("torch", "torch_check"))
         if conv.error is None:  # (an unclassifiable source already failed in start())
             if conv.source.has_tensorflow_side:  # 1-2. load, inputs, tf2onnx export, model.py (TF reference after)
                 tensorflow.until_export(tensorflow_stage)
@@ -193,14 +194,15 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             # 3b. ONNX Runtime on the fixed graph, in a thread alongside: the TensorFlow reference (still
             # running), 2b. model.py in a clean process (pipeline/translate/stage.py), 4-5. import,
             # torch.export, safetensors, 5b. run model.pt2 in a clean process, 5c. a whole-model model.py
-            main = [tensorflow.finish_stage, module_stage, torch_stage, torch_check_stage, module_stage]
+            main = [tensorflow.finish_stage, module_stage, torch_stage, torch_check_stage, training.start, module_stage]
             alongside(conv, onnxruntime_stage, main)
             validate_stage(conv)  # 6. three-way comparison
-            training_stage(conv)  # 7. gradients and one optimizer step vs TensorFlow (pipeline/training)
+            training.join(conv)  # 7. gradients and one optimizer step vs TensorFlow (pipeline/training)
     except PipelineError as exc:
         conv.error = complete_for(conv, exc)  # node, op and Keras layer named from the graph
     except KeyboardInterrupt:
-        tensorflow.thread = None  # not waited for: its worker dies with this process
+        tensorflow.thread = training.thread = None  # not waited for: its worker dies with this process
+        ahead.wait_all(ws, join=False)
         shutil.rmtree(ws.root, ignore_errors=True)
         raise
     except Exception as exc:  # our bug: keep the traceback in the report
@@ -211,6 +213,8 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
         )
     finally:
         tensorflow.join()
+        training.wait()
+        ahead.wait_all(ws)
         prestart.close()
         if conv.source.kind is SourceKind.OBJECT:
             MODEL_OBJECTS.pop(int(conv.source.spec), None)

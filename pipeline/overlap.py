@@ -22,15 +22,64 @@ from pipeline.worker import child_env
 POLL_S = 0.02
 
 
+MODULE_CHECK = "module_check"  # model.py's clean-process check (pipeline/translate/module_check.py)
+
+
 def prestart_workers(conv: Any, tasks: tuple[str, ...] = ("torch", "torch_check")) -> None:
     """Start the torch workers of ``conv`` ahead of their stages, when they will run in workers at all.
 
-    A stage that will not run (``torch`` when a torch program is given to validate) gets none.
+    A stage that will not run (``torch`` when a torch program is given to validate, model.py's
+    check when nothing is exported) gets none.
     """
     if conv.error is not None or conv.in_process_torch:
         return
     wanted = [t for t in tasks if not (t == "torch" and "torch" in conv.given)]
+    if MODULE_CHECK in wanted:
+        wanted.remove(MODULE_CHECK)
+        if not conv.given and conv.source.has_tensorflow_side:
+            from pipeline.translate.stage import module_check_command
+
+            ws = conv.workspace
+            argv = module_check_command("--wait")
+            prestart.begin_command(MODULE_CHECK, argv, ws.logs / "module_check.log", child_env(), cwd=ws.scratch)
     prestart.begin(wanted, conv.workspace.logs, child_env())
+
+
+def start_module_run(conv: Any) -> bool:
+    """Start model.py's check of ``conv`` in a thread when model.py is complete (no fallback layer to
+    finish first), for the module stage to take (:mod:`pipeline.ahead`); True when it started. The
+    training check's torch worker is started ahead after it."""
+    from pipeline import ahead
+    from pipeline.translate.stage import OUTPUTS, module_process, module_request, read_translation
+
+    ws = conv.workspace
+    info = read_translation(ws.root)
+    if conv.export is None or not info or info.get("status") != "translated" or (ws.root / OUTPUTS).is_file():
+        return False
+    request = module_request(ws, conv.export, info)
+    training = bool(getattr(conv.config, "check_training", True)) and not conv.in_process_torch
+    found: list[dict[str, Any]] = []
+
+    def target() -> None:
+        try:
+            found.append(module_process(ws, request, conv.config.timeout_s))
+        finally:
+            if training:  # its imports overlap the TensorFlow half of the training check
+                prestart.begin(["training_torch"], ws.logs, child_env())
+
+    thread = threading.Thread(target=target, name="module_run", daemon=True)
+    ahead.register(ws, request, thread, found)
+    thread.start()
+    return True
+
+
+def after_hand_over(conv: Any) -> None:
+    """Once the export and model.py are written: start model.py's check (:mod:`pipeline.ahead`) and the
+    torch workers the next stages need; the ONNX route's import only when model.py cannot stand in."""
+    if start_module_run(conv):
+        prestart_workers(conv, ("torch_check",))
+    else:
+        prestart_workers(conv, ("torch", "torch_check"))
 
 
 def alongside(conv: Any, side: Callable[[Any], None], main: list[Callable[[Any], None]]) -> None:
@@ -112,6 +161,8 @@ class TensorflowSide:
         conv = self.conv
         if conv.in_process_tf or "onnx" in conv.given:
             stage(conv)
+            if conv.error is None and not conv.given:
+                after_hand_over(conv)
             return
         from pipeline.context import ExportResult, from_json
 
@@ -132,10 +183,10 @@ class TensorflowSide:
         if not self.thread.is_alive():
             self.finish()
             return
-        prestart_workers(conv, ("torch_check",))  # not sooner: fewer imports compete with TensorFlow's
         early = from_json(ExportResult, json.loads(marker.read_text(encoding="utf-8")))
         if conv.export is None:  # (the thread may have finished meanwhile and set the full result)
             conv.export = early
+        after_hand_over(conv)  # not sooner: fewer imports compete with TensorFlow's
 
     def finish(self) -> None:
         """Wait for the worker; raise its error; its stage records first in the report, as they ran."""

@@ -47,6 +47,8 @@ PRELOAD: dict[str, tuple[str, ...]] = {
         "pipeline.artifacts",
         "pipeline.inputs",
     ),
+    # the training check's torch half (model.py with its optimizer, beside TensorFlow's half)
+    "training_torch": ("torch", "safetensors.torch", "pipeline.training.torch_side", "pipeline.inputs"),
 }
 _WAITING: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
 _LOCK = threading.Lock()
@@ -78,6 +80,24 @@ def begin(tasks: list[str], log_dir: Path, env: dict[str, str]) -> None:
             _WAITING[task] = (proc, log_path)
 
 
+def begin_command(name: str, argv: list[str], log_path: Path, env: dict[str, str], cwd: Path | None = None) -> None:
+    """Start ``argv`` (a script with a wait mode of its own, such as model.py's clean-process check) ahead
+    of its stage, under ``name``; :func:`hand` gives it its request lines. Same thread rule as :func:`begin`."""
+    env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2)), **env}
+    with _LOCK:
+        if name in _WAITING:
+            return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    if cwd is not None:
+        cwd.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
+    with _LOCK:
+        _WAITING[name] = (proc, log_path)
+
+
 def waiting(task: str) -> subprocess.Popen[bytes] | None:
     """The worker waiting for ``task``, if one is."""
     with _LOCK:
@@ -90,22 +110,37 @@ def claim(
 ) -> subprocess.Popen[bytes] | None:
     """The waiting worker for ``task``, handed its function (``module:function``) and request; None
     when there is none (or it died)."""
+    return hand(task, log_path, [target, str(request_path), str(result_path)])
+
+
+def hand(name: str, log_path: Path, lines: list[str]) -> subprocess.Popen[bytes] | None:
+    """The process waiting under ``name`` and logging to ``log_path``, given ``lines`` on its stdin;
+    None when there is none (or it died, or it waits for another conversion)."""
     with _LOCK:
-        entry = _WAITING.pop(task, None)
-    if entry is None:
-        return None
-    proc, waiting_log = entry
-    if proc.poll() is not None or waiting_log.resolve() != log_path.resolve():
+        entry = _WAITING.get(name)
+        if entry is None or entry[1].resolve() != log_path.resolve():
+            return None
+        del _WAITING[name]
+    proc = entry[0]
+    if proc.poll() is not None:
         _stop(proc)
         return None
     try:
         assert proc.stdin is not None
-        proc.stdin.write(f"{target}\n{request_path}\n{result_path}\n".encode())
+        proc.stdin.write("".join(f"{line}\n" for line in lines).encode())
         proc.stdin.close()
     except OSError:  # it died between the check and the write
         _stop(proc)
         return None
     return proc
+
+
+def drop(name: str) -> None:
+    """Kill the process waiting under ``name`` (its stage will not run)."""
+    with _LOCK:
+        entry = _WAITING.pop(name, None)
+    if entry is not None:
+        _stop(entry[0])
 
 
 def close() -> None:

@@ -1,6 +1,6 @@
 """``report.json`` (machine-readable), ``report.md`` and ``report.html`` (for people) of one conversion.
 
-The validation sections of the markdown and the HTML page come from :mod:`pipeline.report_validation`.
+The markdown and the HTML page are rendered from one section model by :mod:`pipeline.rendering`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.context import to_json
-from pipeline.report_validation import fmt
-from pipeline.training.report import training_markdown
-from pipeline.translate.report import translation_markdown, translation_report
+from pipeline.rendering.blocks import fmt
+from pipeline.translate.report import translation_report
 
 if TYPE_CHECKING:
     from pipeline.conversion import Conversion
@@ -94,13 +93,13 @@ def _data_files(root: Path) -> dict[str, str]:
 
 
 def write_report(report: dict[str, Any], json_path: Path, md_path: Path) -> None:
-    from pipeline.report_validation import render_html
+    from pipeline.rendering.pages import html_page, markdown_page
 
     tmp = json_path.with_name(json_path.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     tmp.replace(json_path)
-    md_path.write_text(render_markdown(report), encoding="utf-8")
-    md_path.with_suffix(".html").write_text(render_html(report), encoding="utf-8")
+    md_path.write_text(markdown_page(report), encoding="utf-8")
+    md_path.with_suffix(".html").write_text(html_page(report), encoding="utf-8")
 
 
 def pair_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -119,64 +118,3 @@ def pair_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             if per_set.get("error"):
                 rows.append((pair, f"(set {set_name})", "FAIL", "did not run"))
     return rows
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    lines = [f"# Conversion report: {report['name']}", ""]
-    lines.append(f"- **Status:** {report['status']}")
-    lines.append(f"- **Source:** `{report['source']['spec']}` ({report['source']['kind']})")
-    if report.get("execution_providers"):
-        lines.append(f"- **ONNX Runtime providers:** {', '.join(report['execution_providers'])}")
-    if report.get("torch_device"):
-        lines.append(f"- **torch device:** {report['torch_device']}")
-    torch_info = report.get("torch")
-    if torch_info:
-        lines.append(f"- **Dynamic batch in model.pt2:** {'yes' if torch_info['dynamic_batch'] else 'no'}")
-        lines.append(f"- **Parameters:** {torch_info['parameters']:,} ({torch_info['weight_bytes'] / 1e6:.1f} MB)")
-    error = report.get("error")
-    if error:
-        lines += [
-            "",
-            "## Error",
-            "",
-            f"**{error['type']}** in stage `{error.get('stage')}`: {error['message']}",
-            "",
-        ]
-        for loc in error.get("locations", [])[:50]:
-            where = ", ".join(f"{k} `{v}`" for k, v in loc.items() if v)
-            lines.append(f"- {where}")
-        if error.get("hint"):
-            lines += ["", f"Hint: {error['hint']}"]
-    if report.get("inputs"):
-        lines += [
-            "",
-            "## Inputs",
-            "",
-            "| name | shape | dtype | range | why this range |",
-            "|---|---|---|---|---|",
-        ]
-        for spec in report["inputs"]:
-            lines.append(
-                f"| {spec['name']} | {spec['shape']} | {spec['dtype']} | [{fmt(spec['low'])}, "
-                f"{fmt(spec['high'])}) | {spec['range_reason']} |"
-            )
-    from pipeline.report_validation import markdown as validation_markdown
-
-    lines += validation_markdown(report)  # per-pair table, input sets, verdict, divergence trail
-    lines += translation_markdown(report)  # model.py: each Keras layer, direct or through ONNX
-    lines += training_markdown(report)  # gradients and one optimizer step, per Keras weight
-    if report.get("fixups"):
-        lines += ["", "## Fixups applied", ""]
-        for fixup in report["fixups"]:
-            lines.append(
-                f"- `{fixup['name']}`: "
-                + "; ".join(fixup["changes"][:5])
-                + (f" (+{len(fixup['changes']) - 5} more)" if len(fixup["changes"]) > 5 else "")
-            )
-    if report.get("stages"):
-        lines += ["", "## Stages", "", "| stage | seconds | status |", "|---|---|---|"]
-        for stage in report["stages"]:
-            lines.append(f"| {stage['name']} | {stage['seconds']:.2f} | {stage['status']} |")
-    if report.get("notes"):
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in report["notes"]]
-    return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pipeline import prestart, progress, tempdirs
 from pipeline.errors import (
@@ -183,12 +183,8 @@ def _subprocess(
         log_path = (log_dir / f"{task.name}.log") if log_dir else Path(tmp) / f"{task.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
-            proc = prestart.claim(task.name, task.target, log_path, req_path, res_path) or subprocess.Popen(
-                command(task, req_path, res_path),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=child_env(),
-                start_new_session=True,
+            proc = prestart.claim(task.name, task.target, log_path, req_path, res_path) or spawn(
+                task, req_path, res_path, log
             )
             try:
                 status, rusage, killed_for = _wait(proc, limits)
@@ -197,18 +193,9 @@ def _subprocess(
                 raise
         peak_mb = rusage.ru_maxrss / 1024 if rusage is not None else 0.0
         seconds = time.perf_counter() - start
-        if killed_for is not None:
-            error_type, reason = killed_for
-            raise error_type(f"the {task.name} worker was stopped: {reason}", stage=stage, details=tail(log_path))
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-            raise WorkerCrashError(
-                f"the {task.name} worker crashed with signal {name}"
-                + (" (killed: out of memory?)" if sig == signal.SIGKILL else ""),
-                stage=stage,
-                details=tail(log_path),
-            )
+        stopped = stopped_error(f"the {task.name} worker", status, killed_for, stage=stage, details=tail(log_path))
+        if stopped is not None:
+            raise stopped
         if not res_path.is_file():
             code = os.WEXITSTATUS(status)
             raise WorkerCrashError(
@@ -221,6 +208,50 @@ def _subprocess(
         raise error_from_dict(payload["error"])
     peak_mb = payload.get("peak_rss_mb") or peak_mb
     return WorkerRun(result=payload["result"], peak_rss_mb=peak_mb, seconds=seconds, in_process=False)
+
+
+def spawn(
+    task: Task, request: Path, result: Path, log: IO[bytes], *, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``task`` on the request file in a fresh interpreter, in a session of its own, without waiting.
+
+    Its output goes to ``log``; ``env`` adds to :func:`child_env`. The caller waits for it (``os.wait4``),
+    enforces its limits (:func:`over_limits`, :func:`kill_tree`) and turns its end into an error
+    (:func:`stopped_error`).
+    """
+    return subprocess.Popen(
+        command(task, request, result),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**child_env(), **(env or {})},
+        start_new_session=True,
+    )
+
+
+def stopped_error(
+    what: str,
+    status: int,
+    killed_for: tuple[type[WorkerCrashError], str] | None,
+    *,
+    stage: str | None,
+    details: str,
+    during: str = "",
+) -> WorkerCrashError | None:
+    """The error for a worker that was stopped for a limit or ended by a signal; None when it exited.
+
+    ``what`` names it (``the torch worker``), ``status`` is its wait status, ``killed_for`` what
+    :func:`over_limits` said when it was killed, ``during`` an addition to the message.
+    """
+    if killed_for is not None:
+        error_type, reason = killed_for
+        return error_type(f"{what} was stopped: {reason}{during}", stage=stage, details=details)
+    if not os.WIFSIGNALED(status):
+        return None
+    sig = os.WTERMSIG(status)
+    name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+    hint = " (killed: out of memory?)" if sig == signal.SIGKILL else ""
+    return WorkerCrashError(f"{what} crashed with signal {name}{during}{hint}", stage=stage, details=details)
 
 
 def over_limits(
@@ -310,6 +341,28 @@ def own_peak_rss_mb() -> float | None:
     return None
 
 
+PROFILE_ENV = "KERAS2TORCH_PROFILE_DIR"
+
+
+def _profiled(task: str, fn: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any]) -> dict[str, Any]:
+    """``fn(request)``, under cProfile when ``$KERAS2TORCH_PROFILE_DIR`` names a folder (``<task>.prof`` there).
+
+    The workers are where a conversion spends its time; a profile of the orchestrator alone shows
+    only waits. Off by default (no cost).
+    """
+    folder = os.environ.get(PROFILE_ENV)
+    if not folder:
+        return fn(request)
+    import cProfile
+
+    profile = cProfile.Profile()
+    try:
+        return profile.runcall(fn, request)
+    finally:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        profile.dump_stats(str(Path(folder) / f"{task}.prof"))
+
+
 def main(argv: list[str]) -> int:
     die_with_parent()
     if argv[0] == "--wait":  # started ahead of its stage (pipeline.prestart): import, then wait
@@ -321,7 +374,7 @@ def main(argv: list[str]) -> int:
     task, target, req_path, res_path = argv
     request = json.loads(Path(req_path).read_text(encoding="utf-8"))
     try:
-        payload: dict[str, Any] = {"ok": True, "result": _resolve(target)(request)}
+        payload: dict[str, Any] = {"ok": True, "result": _profiled(task, _resolve(target), request)}
     except PipelineError as exc:
         payload = {"ok": False, "error": exc.to_dict()}
     except Exception as exc:

@@ -14,13 +14,11 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from batch_runs import ROOT, print_runs, timed_batch
 
 
 def _cpu_seconds() -> float:
@@ -30,22 +28,10 @@ def _cpu_seconds() -> float:
 
 def run_once(config: str, out: Path, jobs: int) -> dict[str, Any]:
     """One ``--force`` run of the batch; its wall and CPU seconds and per-model results."""
-    target = out / f"jobs-{jobs}"
-    cmd = [sys.executable, "-m", "pipeline", "batch", config, "--out", str(target), "--jobs", str(jobs), "--force"]
-    print(f"$ {' '.join(cmd)}", flush=True)
-    load_before, cpu_before, start = os.getloadavg()[0], _cpu_seconds(), time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_before
-    summary = json.loads((target / "summary.json").read_text())
-    return {
-        "jobs": jobs,
-        "wall_seconds": round(wall, 1),
-        "cpu_seconds": round(cpu, 1),
-        "load_before": round(load_before, 2),
-        "load_after": round(os.getloadavg()[0], 2),
-        "exit_code": proc.returncode,
-        "models": {m["name"]: {"status": m["status"], "seconds": m["seconds"]} for m in summary["models"]},
-    }
+    cpu_before = _cpu_seconds()
+    run = timed_batch(config, out / f"jobs-{jobs}", ["--jobs", str(jobs)])
+    del run["summary"]
+    return {"jobs": jobs, **run, "cpu_seconds": round(_cpu_seconds() - cpu_before, 1)}
 
 
 def main() -> int:
@@ -61,20 +47,9 @@ def main() -> int:
         for jobs in args.jobs if r % 2 == 0 else list(reversed(args.jobs)):
             runs.append(run_once(args.config, out, jobs))
 
-    names = list(runs[0]["models"])
-    width = max(len(n) for n in [*names, "batch wall time"])
     heads = [f"JOBS={r['jobs']} #{i + 1}" for i, r in enumerate(runs)]
-    print(f"\n{args.config}: {len(names)} models, {os.cpu_count()} cores")
-    print(f"{'model':<{width}}" + "".join(f"  {h:>16}" for h in heads))
-    for name in names:
-        cells = [f"{r['models'][name]['seconds']:.1f} s {r['models'][name]['status'][:4]}" for r in runs]
-        print(f"{name:<{width}}" + "".join(f"  {c:>16}" for c in cells))
-    for label, key in (("batch wall time", "wall_seconds"), ("CPU time", "cpu_seconds")):
-        print(f"{label:<{width}}" + "".join(f"  {r[key]:>14.1f} s" for r in runs))
-    print(
-        f"{'load avg before/after':<{width}}"
-        + "".join(f"  {r['load_before']:>7.1f}/{r['load_after']:<6.1f}" for r in runs)
-    )
+    print(f"\n{args.config}: {len(runs[0]['models'])} models, {os.cpu_count()} cores")
+    print_runs(runs, heads, [("batch wall time", "wall_seconds"), ("CPU time", "cpu_seconds")])
     medians = {j: statistics.median(r["wall_seconds"] for r in runs if r["jobs"] == j) for j in args.jobs}
     print("median wall time: " + ", ".join(f"JOBS={j}: {s:.1f} s" for j, s in medians.items()))
     base = medians[args.jobs[0]]

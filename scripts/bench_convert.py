@@ -13,7 +13,10 @@ For each model, one after the other on the same machine:
 The load average is printed before and after: the machine is shared, so compare the columns of
 one run, not seconds across runs.
 
-    .venv/bin/python scripts/bench_convert.py [--models resnet50 mobilenet_v2] [--repeat 1]
+    .venv/bin/python scripts/bench_convert.py [--models resnet50 mobilenet_v2] [--repeat 1] [--before DIR]
+
+``--before DIR``: a checkout of an earlier version (``git worktree add DIR COMMIT``, with its
+``.venv``) runs alternately with this one, and a before/after table of stage seconds is printed.
 """
 
 from __future__ import annotations
@@ -43,9 +46,9 @@ WORKER_STAGES = {
 }
 
 
-def _env() -> dict[str, str]:
+def _env(root: Path = ROOT) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return env
 
@@ -55,14 +58,14 @@ def _load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
-def pipeline_run(source: str, out: Path) -> dict[str, Any]:
-    """``python -m pipeline convert`` as a user runs it: wall seconds, stages, workers."""
+def pipeline_run(source: str, out: Path, root: Path = ROOT) -> dict[str, Any]:
+    """``python -m pipeline convert`` as a user runs it (the checkout at ``root``): wall seconds, stages, workers."""
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline", "convert", source, "--out", str(out)],
-        cwd=ROOT,
-        env=_env(),
+        cwd=root,
+        env=_env(root),
         capture_output=True,
         text=True,
     )
@@ -179,19 +182,27 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _stage_rows(
+    results: dict[str, dict[str, list[dict[str, Any]]]], kind: str, label: str, absent: float, width: int
+) -> None:
+    """The header, status and per-stage median rows of ``kind`` (``pipeline`` or ``baseline``) runs."""
+    keys = list(results)
+    print(f"{'':<28}" + "".join(f"{k:>{width}}" for k in keys))
+    print(f"{'status':<28}" + "".join(f"{results[k][kind][0]['status']:>{width}}" for k in keys))
+    names: list[str] = []
+    for k in keys:
+        for run in results[k][kind]:
+            names += [s for s in run.get("stages", {}) if s not in names]
+    for name in names:
+        cells = [_median([r.get("stages", {}).get(name, absent) for r in results[k][kind]]) for k in keys]
+        print(f"{label + name:<28}" + "".join(f"{c:>{width}.2f}" for c in cells))
+
+
 def print_tables(results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
     keys = list(results)
     width = 16
     print("\npipeline (`python -m pipeline convert`, default settings), seconds")
-    print(f"{'':<28}" + "".join(f"{k:>{width}}" for k in keys))
-    print(f"{'status':<28}" + "".join(f"{results[k]['pipeline'][0]['status']:>{width}}" for k in keys))
-    stage_names: list[str] = []
-    for k in keys:
-        for run in results[k]["pipeline"]:
-            stage_names += [s for s in run["stages"] if s not in stage_names]
-    for name in stage_names:
-        cells = [_median([r["stages"].get(name, 0.0) for r in results[k]["pipeline"]]) for k in keys]
-        print(f"{'  stage ' + name:<28}" + "".join(f"{c:>{width}.2f}" for c in cells))
+    _stage_rows(results, "pipeline", "  stage ", 0.0, width)
     for worker in WORKER_STAGES:
         cells = [_median([r["startups"].get(worker, float("nan")) for r in results[k]["pipeline"]]) for k in keys]
         print(f"{'  start-up ' + worker:<28}" + "".join(f"{c:>{width}.2f}" for c in cells))
@@ -201,18 +212,30 @@ def print_tables(results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
     print(f"{'end to end':<28}" + "".join(f"{c:>{width}.2f}" for c in walls))
 
     print("\nbaseline (tf2onnx, then onnx2torch + one forward; no validation, no .pt2), seconds")
-    print(f"{'':<28}" + "".join(f"{k:>{width}}" for k in keys))
-    print(f"{'status':<28}" + "".join(f"{results[k]['baseline'][0]['status']:>{width}}" for k in keys))
-    names: list[str] = []
-    for k in keys:
-        for run in results[k]["baseline"]:
-            names += [s for s in run.get("stages", {}) if s not in names]
-    for name in names:
-        cells = [_median([r.get("stages", {}).get(name, float("nan")) for r in results[k]["baseline"]]) for k in keys]
-        print(f"{'  ' + name:<28}" + "".join(f"{c:>{width}.2f}" for c in cells))
+    _stage_rows(results, "baseline", "  ", float("nan"), width)
     base = [_median([r["wall"] for r in results[k]["baseline"]]) for k in keys]
     print(f"{'end to end':<28}" + "".join(f"{c:>{width}.2f}" for c in base))
     print(f"\n{'pipeline / baseline':<28}" + "".join(f"{w / b:>{width}.2f}" for w, b in zip(walls, base, strict=True)))
+
+
+def print_before_after(results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+    """Stage seconds of the checkout given with ``--before`` beside this one's, run alternately."""
+    width = 12
+    for key, runs in results.items():
+        before, after = runs["before"], runs["pipeline"]
+        print(f"\n{key}: --before checkout vs this one (medians of alternating runs), seconds")
+        print(f"{'':<28}{'before':>{width}}{'after':>{width}}{'after/before':>{width + 2}}")
+        print(f"{'status':<28}{before[0]['status']:>{width}}{after[0]['status']:>{width}}")
+        names: list[str] = []
+        for run in before + after:
+            names += [s for s in run["stages"] if s not in names]
+        rows = [(f"  stage {n}", [[r["stages"].get(n, 0.0) for r in side] for side in (before, after)]) for n in names]
+        rows.append(("  sum of stages", [[sum(r["stages"].values()) for r in side] for side in (before, after)]))
+        rows.append(("end to end", [[r["wall"] for r in side] for side in (before, after)]))
+        for label, (b, a) in rows:
+            mb, ma = _median(b), _median(a)
+            ratio = f"{ma / mb:.2f}" if mb > 0 else ""
+            print(f"{label:<28}{mb:>{width}.2f}{ma:>{width}.2f}{ratio:>{width + 2}}")
 
 
 def main() -> None:
@@ -227,14 +250,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each (medians are printed)")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--json", help="also write the raw measurements here")
+    parser.add_argument(
+        "--before", type=Path, help="an earlier checkout (a git worktree): run alternately with this one"
+    )
     args = parser.parse_args()
 
     print(f"before: {_load()}", flush=True)
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-convert-") as tmp:
         for key in args.models:
-            results[key] = {"pipeline": [], "baseline": []}
+            results[key] = {"pipeline": [], "baseline": [], "before": []}
             for i in range(args.repeat):
+                if args.before is not None:
+                    old = pipeline_run(MODELS[key], Path(tmp) / key / "before", args.before.resolve())
+                    print(f"{key} --before run {i + 1}: {old['wall']:.1f} s, {old['status']}", flush=True)
+                    results[key]["before"].append(old)
                 run = pipeline_run(MODELS[key], Path(tmp) / key / "pipeline")
                 print(f"{key} pipeline run {i + 1}: {run['wall']:.1f} s, {run['status']}", flush=True)
                 if run["tail"]:
@@ -251,6 +281,8 @@ def main() -> None:
         for key in results:
             results[key]["baseline"] = [{"wall": float("nan"), "status": "skipped"}]
     print_tables(results)
+    if args.before is not None:
+        print_before_after(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
 

@@ -19,34 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from batch_runs import ROOT, print_runs, timed_batch
 
 
 def run_once(config: str, out: Path, way: str, extra: list[str]) -> dict[str, Any]:
-    target = out / way
-    cmd = [sys.executable, "-m", "pipeline", "batch", config, "--out", str(target), "--force", *extra]
-    print(f"$ {' '.join(cmd)}", flush=True)
-    load_before, start = os.getloadavg()[0], time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    wall = time.perf_counter() - start
-    summary = json.loads((target / "summary.json").read_text())
-    engine = summary.get("engine", {})
-    return {
-        "way": way,
-        "wall_seconds": round(wall, 1),
-        "ray_seconds": round(engine.get("startup_seconds", 0.0) + engine.get("shutdown_seconds", 0.0), 2),
-        "engine": engine,
-        "load_before": round(load_before, 2),
-        "load_after": round(os.getloadavg()[0], 2),
-        "exit_code": proc.returncode,
-        "models": {m["name"]: {"status": m["status"], "seconds": m["seconds"]} for m in summary["models"]},
-    }
+    run = timed_batch(config, out / way, extra)
+    engine = run.pop("summary").get("engine", {})
+    ray_seconds = round(engine.get("startup_seconds", 0.0) + engine.get("shutdown_seconds", 0.0), 2)
+    return {"way": way, **run, "ray_seconds": ray_seconds, "engine": engine}
 
 
 def main() -> int:
@@ -72,19 +57,10 @@ def main() -> int:
         cluster.shutdown()
     runs.append(run_once(args.config, out, "ray-local", ["--engine", "ray", "--jobs", str(args.jobs)]))
 
-    names = list(runs[0]["models"])
-    width = max(len(n) for n in [*names, "Ray start+stop (summary)"])
-    print(f"\n{args.config}: {len(names)} models, {os.cpu_count()} cores, {args.jobs} at a time on each side")
-    print(f"{'model':<{width}}" + "".join(f"  {r['way']:>16}" for r in runs))
-    for name in names:
-        cells = [f"{r['models'][name]['seconds']:.1f} s {r['models'][name]['status'][:4]}" for r in runs]
-        print(f"{name:<{width}}" + "".join(f"  {c:>16}" for c in cells))
-    print(f"{'batch wall time':<{width}}" + "".join(f"  {r['wall_seconds']:>14.1f} s" for r in runs))
-    print(f"{'Ray start+stop (summary)':<{width}}" + "".join(f"  {r['ray_seconds']:>14.1f} s" for r in runs))
-    print(
-        f"{'load avg before/after':<{width}}"
-        + "".join(f"  {r['load_before']:>7.1f}/{r['load_after']:<6.1f}" for r in runs)
-    )
+    models = len(runs[0]["models"])
+    print(f"\n{args.config}: {models} models, {os.cpu_count()} cores, {args.jobs} at a time on each side")
+    totals = [("batch wall time", "wall_seconds"), ("Ray start+stop (summary)", "ray_seconds")]
+    print_runs(runs, [r["way"] for r in runs], totals)
     local = runs[0]["wall_seconds"]
     for run in runs[1:]:
         print(f"{run['way']} vs local: {run['wall_seconds'] / local:.2f}x wall, {run['wall_seconds'] - local:+.1f} s")

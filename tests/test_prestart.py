@@ -28,3 +28,72 @@ def test_unclaimed_workers_are_killed(tmp_path: Path) -> None:
     waiting = prestart.waiting("torch")
     prestart.close()
     assert waiting is not None and waiting.poll() is not None and prestart.waiting("torch") is None
+
+
+MODEL_PY = """
+import torch
+from torch import nn
+
+try:  # the check runs where this package cannot be imported
+    import pipeline  # noqa: F401
+
+    LEAKED = 1.0
+except ImportError:
+    LEAKED = 0.0
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.dense(x) + LEAKED
+
+
+def load(path=None):
+    from safetensors.torch import load_file
+
+    model = Tiny()
+    model.load_state_dict(load_file(path))
+    return model.eval()
+"""
+
+
+def test_model_py_check_started_ahead_is_clean_and_takes_the_request(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from pipeline.context import TensorSpec, Workspace
+    from pipeline.translate.stage import module_check_command, module_process, module_request
+
+    ws = Workspace(tmp_path / "ws")
+    ws.root.mkdir(parents=True)
+    (ws.root / "model.py").write_text(MODEL_PY, encoding="utf-8")
+    weight, bias = np.arange(6, dtype=np.float32).reshape(2, 3), np.array([0.5, -0.5], np.float32)
+    save_file({"dense.weight": weight, "dense.bias": bias}, str(ws.weights))
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    np.savez(ws.inputs, **{"random/x": x, "batch1/x": x[:1]})
+    log = ws.logs / "module_check.log"
+    prestart.begin_command("module_check", module_check_command("--wait"), log, child_env(), cwd=ws.scratch)
+    waiting = prestart.waiting("module_check")
+    export = SimpleNamespace(inputs=[TensorSpec(name="x", shape=[None, 3], dtype="float32")], outputs=["y"])
+    result = module_process(ws, module_request(ws, export, {}), timeout_s=300)
+    assert prestart.waiting("module_check") is None
+    assert waiting is not None and waiting.poll() == 0, log.read_text()  # the process started ahead ran it
+    assert not result.get("crash") and not result["errors"], result
+    with np.load(ws.root / "outputs_module.npz") as out:
+        np.testing.assert_allclose(out["random/y"], x @ weight.T + bias, rtol=1e-6)  # LEAKED is 0
+    assert Path(result["export"]).is_file() and result["export_dynamic"] is True
+
+
+def test_worker_profile_is_written_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.worker import PROFILE_ENV, Task
+
+    monkeypatch.setenv(PROFILE_ENV, str(tmp_path / "prof"))
+    request = {"workspace": str(tmp_path / "missing"), "inputs": [], "outputs": [], "config": {}}
+    with pytest.raises(PipelineError):
+        call(Task("torch_check", TORCH_CHECK.fn), request, in_process=False, log_dir=tmp_path / "logs")
+    assert (tmp_path / "prof" / "torch_check.prof").stat().st_size > 0

@@ -175,7 +175,7 @@ def test_pickled_torch_files_are_refused(tmp_path: Path) -> None:
 def test_error_plot_is_self_contained_svg() -> None:
     import xml.etree.ElementTree as ET
 
-    from pipeline.report_validation import error_plot
+    from pipeline.rendering.plot import error_plot
 
     trail = [
         {"index": i, "node": f"n{i}", "op": "Conv", "layer": f"l{i}", "error": e, "passed": e < 1e-4}

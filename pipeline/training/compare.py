@@ -16,6 +16,8 @@ in graph order.
 from __future__ import annotations
 
 import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +62,11 @@ def _errors(
     got, want = np.asarray(got, np.float64).ravel(), np.asarray(want, np.float64).ravel()
     if want.size == 0:
         return {"max_abs": 0.0, "spread": 0.0, "max_in_spread": 0.0, "max_rel": 0.0, "passed": True}
-    diff = np.abs(got - want)
-    spread = max(float(np.std(want)), least) or float(np.max(np.abs(want))) or 1e-30
-    allowed = tol.atol * spread + tol.rtol * np.abs(want) + np.ravel(floor)
+    diff, magnitude = np.abs(got - want), np.abs(want)
+    spread = max(float(np.std(want)), least) or float(np.max(magnitude)) or 1e-30
+    allowed = tol.atol * spread + tol.rtol * magnitude + np.ravel(floor)
     ok = bool(np.all(diff <= allowed)) and bool(np.all(np.isfinite(got)))
-    scale = np.maximum(np.abs(want), spread)
+    scale = np.maximum(magnitude, spread)
     return {
         "max_abs": float(diff.max()),
         "spread": spread,
@@ -116,11 +118,13 @@ def compare(
                 continue
             index, value = maps[key].ravel(), np.asarray(arrays[f"{prefix}/{key}"], np.float64).ravel()
             keep = index >= 0
-            if add:
-                np.add.at(values, index[keep], value[keep])
+            if not keep.all():
+                index, value = index[keep], value[keep]
+            if add:  # (bincount sums repeated indices as np.add.at does, many times faster)
+                values += np.bincount(index, weights=value, minlength=size)
             else:
-                values[index[keep]] = value[keep]
-            covered[index[keep]] = True
+                values[index] = value
+            covered[index] = True
             found = True
         return (values, covered) if found else None
 
@@ -141,9 +145,7 @@ def compare(
         values = [torch[f"{prefix}/{k}"] for k in keys_of.get(path, []) if f"{prefix}/{k}" in torch]
         return max((float(np.max(v)) for v in values if v.size), default=0.0)
 
-    weights: list[dict[str, Any]] = []
-    first: str | None = None
-    for path in order:
+    def row_of(path: str) -> dict[str, Any]:
         layer, weight = _layer_weight(path)
         row: dict[str, Any] = {"keras": path, "layer": layer, "weight": weight, "state_keys": keys_of.get(path, [])}
         row["trainable"] = path in trainable
@@ -171,9 +173,15 @@ def compare(
         elif path in trainable or np.any(tf[f"value/{path}"] != tf[f"before/{path}"]):
             row["update"] = {"passed": False, "reason": "not in the module's state dict"}
         row["passed"] = all(row[c]["passed"] for c in (*checks, "update") if c in row)
+        return row
+
+    # weights are compared independently: two threads (numpy's array passes release the GIL)
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        weights: list[dict[str, Any]] = list(pool.map(row_of, order))
+    first: str | None = None
+    for row in weights:  # the first failure in graph order
         if not row["passed"] and first is None:
-            first = _first_check(row, checks)
-        weights.append(row)
+            first = _first_check(row, GRADS if row["trainable"] else ())
     extra = [k for k in torch if k.startswith("grad_training/")]
     extra = [k.split("/", 1)[1] for k in extra if weight_map.get(k.split("/", 1)[1]) not in trainable]
     extra = [k for k in extra if np.any(torch[f"grad_training/{k}"] != 0) or k not in weight_map]

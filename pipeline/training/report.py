@@ -1,9 +1,13 @@
-"""The *Training* section of report.md and report.html (the JSON section is the check's result)."""
+"""The *Training* section of report.md and report.html (the JSON section is the check's result).
+
+Built once as a :class:`~pipeline.rendering.blocks.Section`; :mod:`pipeline.rendering` renders it.
+"""
 
 from __future__ import annotations
 
-import html
 from typing import Any
+
+from pipeline.rendering.blocks import Bullets, Section, Table
 
 CHECKS = (("grad_inference", "grad (eval)"), ("grad_training", "grad (train)"), ("grad_fit", "grad (fit loss)"))
 CHECKS += (("update", "one-step change"),)
@@ -54,39 +58,23 @@ def summary_lines(training: dict[str, Any]) -> list[str]:
     return lines
 
 
-def training_markdown(report: dict[str, Any]) -> list[str]:
+def training_section(report: dict[str, Any]) -> Section | None:
+    """The *Training* section: the summary, per Keras weight the error of each check, the outputs after the step."""
     training = report.get("training")
     if not training:
-        return []
-    lines = ["", "## Training", ""]
-    lines += [f"- {line}" for line in summary_lines(training)]
+        return None
+    section = Section("Training", [Bullets(summary_lines(training))])
     rows = training.get("weights") or []
     if rows:
-        lines += ["", "| Keras layer | weight | torch key(s) | " + " | ".join(h for _, h in CHECKS) + " |"]
-        lines.append("|---|---|---|" + "---|" * len(CHECKS))
+        table = Table(["Keras layer", "weight", "torch key(s)", *(h for _, h in CHECKS)])
         for row in rows:
-            cells = " | ".join(_cell(row.get(key)) for key, _ in CHECKS)
-            lines.append(f"| {row['layer']} | {row['weight']} | {', '.join(row['state_keys']) or '-'} | {cells} |")
-    for out in training.get("outputs_after_step") or []:
-        lines.append(f"- Output {out['output']} after the step: {_cell(out)} of its spread")
-    return lines
-
-
-def training_html(report: dict[str, Any]) -> list[str]:
-    training = report.get("training")
-    if not training:
-        return []
-    e = html.escape
-    parts = ["<h2>Training</h2>", "<ul>"]
-    parts += [f"<li>{e(line)}</li>" for line in summary_lines(training)]
-    parts.append("</ul>")
-    rows = training.get("weights") or []
-    if rows:
-        head = "".join(f"<th>{e(h)}</th>" for _, h in CHECKS)
-        parts.append(f"<table><tr><th>Keras layer</th><th>weight</th><th>torch key(s)</th>{head}</tr>")
-        for row in rows:
-            cells = "".join(f"<td>{e(_cell(row.get(key)))}</td>" for key, _ in CHECKS)
-            keys = e(", ".join(row["state_keys"]) or "-")
-            parts.append(f"<tr><td>{e(row['layer'])}</td><td>{e(row['weight'])}</td><td>{keys}</td>{cells}</tr>")
-        parts.append("</table>")
-    return parts
+            cells = (_cell(row.get(key)) for key, _ in CHECKS)
+            table.add(row["layer"], row["weight"], ", ".join(row["state_keys"]) or "-", *cells)
+        section.blocks.append(table)
+    after = [
+        f"Output {out['output']} after the step: {_cell(out)} of its spread"
+        for out in training.get("outputs_after_step") or []
+    ]
+    if after:
+        section.blocks.append(Bullets(after))
+    return section

@@ -4,7 +4,11 @@
 ``padding="valid"`` becomes that convolution's own (symmetric) ``padding=`` argument, as in
 torchvision's ``nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3)``. Keras models spell it
 as two layers (ResNet's ``conv1_pad`` + ``conv1_conv``); the numbers are the same, one pass
-over the tensor fewer.
+over the tensor fewer. A max pooling with ``padding="valid"`` takes it the same way when the
+padded tensor comes out of a ReLU (ResNet's ``pool1_pad`` + ``pool1_pool``, torchvision's
+``nn.MaxPool2d(kernel_size=3, stride=2, padding=1)``): torch pads max pooling with -inf, Keras's
+ZeroPadding with zeros, and over values >= 0 with a real value in every window (torch allows at
+most half the kernel as padding) both maxima are the same.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from typing import Any
 
 _PAD = re.compile(r"^(\w+) = F\.pad\((\w+), \(([\d, ]+)\)\)$")
 _CONVS = ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D")
+_MAX_POOLS = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
+_RELU_MODULES = ("nn.ReLU(", "nn.ReLU6(")
+_RELU_CALLS = ("F.relu(", "torch.relu(", "F.relu6(")
 
 
 def _word(name: str) -> re.Pattern[str]:
@@ -43,19 +50,43 @@ def fold_zero_padding(steps: list[Any], returned: set[str]) -> None:
             continue
         conv = readers[0]
         if (
-            conv.call.class_name not in _CONVS
-            or conv.method != "direct"
+            conv.method != "direct"
             or calls.get(id(conv.call.layer), 0) != 1
             or conv.call.config.get("padding") != "valid"
             or conv.call.attr not in conv.translation.modules
         ):
             continue
+        if conv.call.class_name in _MAX_POOLS:
+            kernel = conv.call.config.get("pool_size", 2)
+            kernel = list(kernel) if isinstance(kernel, list | tuple) else [kernel] * len(pairs)
+            if not _non_negative(steps[:i], src) or any(2 * a > k for (a, _), k in zip(pairs, kernel, strict=True)):
+                continue
+        elif conv.call.class_name not in _CONVS:
+            continue
         ctor = conv.translation.modules[conv.call.attr]
         rank = len(pairs)
         spelled = str(pairs[0][0]) if rank == 1 else "(" + ", ".join(str(a) for a, _ in pairs) + ")"
         cut = min([p for p in (ctor.find(", groups="), ctor.find(", bias=")) if p >= 0] or [len(ctor) - 1])
+        assert "padding=" not in ctor, ctor
         conv.translation.modules[conv.call.attr] = f"{ctor[:cut]}, padding={spelled}{ctor[cut:]}"
         conv.translation.lines = [_word(out).sub(src, line) for line in conv.translation.lines]
         step.translation.lines = lines[:-1]
         step.translation.outputs[0].var = src
         step.reason = step.reason or f"folded into {conv.call.attr}'s padding"
+
+
+def _non_negative(steps: list[Any], var: str) -> bool:
+    """Whether ``var`` is the output of a ReLU (a ReLU module or ``relu`` on the last line of its step)."""
+    for step in reversed(steps):
+        if not any(value.var == var for value in step.translation.outputs):
+            continue
+        line = step.translation.lines[-1] if step.translation.lines else ""
+        head, _, expr = line.partition(" = ")
+        if head != var:
+            return False
+        if expr.startswith(_RELU_CALLS):
+            return True
+        module = re.match(r"self\.(\w+)\(", expr)
+        ctor = step.translation.modules.get(module.group(1), "") if module else ""
+        return ctor.startswith(_RELU_MODULES) and "negative" not in ctor
+    return False

@@ -4,6 +4,10 @@ Run as a script (``python module_check.py <request.json>``), never imported: it 
 ``model.py`` needs neither TensorFlow, Keras, ONNX, onnx2torch nor this package. It loads the
 module with ``load()``, runs it on every input set, writes the outputs (``<set>/<output>`` keys)
 and exports it with ``torch.export`` (dynamic batch where the inputs have one).
+
+``python module_check.py --wait`` blocks the same packages, imports torch, then reads the request
+path from its stdin: started ahead of its stage (:mod:`pipeline.prestart`), it imports while
+TensorFlow exports, and it is as clean as a process started for the request.
 """
 
 import importlib.util
@@ -52,8 +56,19 @@ def _flat(result, names, keys):
     return list(result)
 
 
-def main(request_path: str) -> int:
-    block()
+def preload() -> None:
+    """What every check imports first (torch and its exporter, numpy, safetensors), imported ahead."""
+    import numpy  # noqa: F401
+    import safetensors.torch  # noqa: F401
+    import torch
+    import torch.export
+
+    del torch
+
+
+def main(request_path: str, blocked: bool = False) -> int:
+    if not blocked:
+        block()
     import numpy as np
     import torch
 
@@ -170,4 +185,11 @@ def _export(model, sets, inputs, request) -> dict:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--wait":  # started ahead of its request (pipeline.prestart)
+        block()
+        preload()
+        line = sys.stdin.readline().strip()
+        if not line:  # the conversion ended without this check
+            sys.exit(0)
+        sys.exit(main(line, blocked=True))
     sys.exit(main(sys.argv[1]))

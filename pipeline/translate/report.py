@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipeline.rendering.blocks import Paragraph, Section, Table
+
 
 def translation_report(root: Path) -> dict[str, Any] | None:
     """translation.json's summary for report.json (None when nothing was translated)."""
@@ -27,20 +29,20 @@ def translation_report(root: Path) -> dict[str, Any] | None:
     }
 
 
-def translation_markdown(report: dict[str, Any]) -> list[str]:
-    """Markdown lines: a summary and the per-layer table."""
+def translation_section(report: dict[str, Any]) -> Section | None:
+    """A summary of model.py and, per Keras layer, its attribute and whether it was translated directly."""
     info = report.get("translation")
     if not info:
-        return []
-    lines = ["", "## Translation (model.py)", ""]
+        return None
+    section = Section("Translation (model.py)")
     if info.get("status") not in ("translated",):
-        lines.append(f"No model.py: {info.get('reason') or info.get('status')}.")
-        return lines
+        section.blocks.append(Paragraph(f"No model.py: {info.get('reason') or info.get('status')}."))
+        return section
     check = info.get("check") or {}
-    lines.append(
+    lines = [
         f"`model.py` defines `{info['class_name']}`: {info['direct']} Keras layers translated directly, "
         f"{info['onnx']} through the ONNX route; layout `{info.get('layout')}`."
-    )
+    ]
     if check:
         lines.append(
             f"Its module has {check.get('parameters', 0):,} parameters ({check.get('trainable', 0):,} trainable), "
@@ -57,12 +59,11 @@ def translation_markdown(report: dict[str, Any]) -> list[str]:
         )
     elif where.get("error"):
         lines.append(f"Per-layer localisation did not run: {where['error']}")
-    lines += ["", "| Keras layer | class | attribute | translation | why |", "|---|---|---|---|---|"]
+    table = Table(["Keras layer", "class", "attribute", "translation", "why"])
     for row in info.get("layers", []):
-        lines.append(
-            f"| {row['layer']} | {row['class']} | `{row['attribute']}` | {row['method']} | {row.get('reason') or ''} |"
-        )
-    return lines
+        table.add(row["layer"], row["class"], f"`{row['attribute']}`", row["method"], row.get("reason") or "")
+    section.blocks += [Paragraph("\n".join(lines)), table]
+    return section
 
 
 def support_rows() -> list[str]:

@@ -106,11 +106,14 @@ def _write(root: Path, info: dict[str, Any]) -> None:
 
 def complete_task(request: dict[str, Any]) -> dict[str, Any]:
     """Torch worker: turn the pending fallback layers into torch code in model.py."""
-    from pipeline.translate.fallback import complete
+    from pipeline.translate.fallback import CannotEmit, complete
 
     ws = Workspace(Path(request["workspace"]))
     info = read_translation(ws.root) or {}
-    records = complete(ws.root / MODEL_PY, ws.weights, info.get("fallbacks", []), ws.scratch / "fallback")
+    try:
+        records = complete(ws.root / MODEL_PY, ws.weights, info.get("fallbacks", []), ws.scratch / "fallback")
+    except CannotEmit as exc:  # an expected limit, not a fault: model.py is withdrawn with this reason
+        return {"cannot_emit": str(exc)}
     for piece in info.get("fallbacks", []):
         piece.update(records.get(piece["attr"], {}))
         info.setdefault("weight_map", {}).update(piece.get("weight_map", {}))
@@ -125,13 +128,20 @@ def module_stage(conv: Any) -> None:
     """Complete fallbacks, run the module in a clean process, keep its ``model.pt2`` when it matches."""
     ws = conv.workspace
     info = read_translation(ws.root)
-    if not info or info.get("status") not in ("translated", "pending") or (ws.root / OUTPUTS).is_file():
+    from pipeline.ahead import started_ahead
+
+    checked = (ws.root / OUTPUTS).is_file() and not started_ahead(ws)  # (by the call before this one)
+    if not info or info.get("status") not in ("translated", "pending") or checked:
         return
     if info["status"] == "pending":
         try:
-            conv.run_task(TRANSLATE_FALLBACK, stage="translate", in_process=False)
+            done = conv.run_task(TRANSLATE_FALLBACK, stage="translate", in_process=False)
         except Exception as exc:  # the ONNX route remains; model.py is withdrawn
             _withdraw(ws, info, f"fallback layers could not be completed: {exc}")
+            return
+        if done.get("cannot_emit"):
+            _withdraw(ws, info, f"a fallback layer cannot be written as plain torch code: {done['cannot_emit']}")
+            conv.notes.append(f"model.py withdrawn (model.pt2 from the ONNX route): {done['cannot_emit']}")
             return
         info = read_translation(ws.root) or info
     result = run_module(ws, conv.export, info, conv.config.timeout_s)
@@ -196,7 +206,7 @@ def localize_module(conv: Any, info: dict[str, Any]) -> None:
             "mode": "layers",
             "set": set_name,
             "attributes": [a for _, _, a in order],
-            "hooks_path": str(module_out),
+            "hooks_path": _absolute(module_out),
         }
         run_module(ws, conv.export, {**info, **hooks}, conv.config.timeout_s)
         if not tf_out.is_file() or not module_out.is_file():
@@ -236,39 +246,62 @@ def _set_names(ws: Workspace) -> list[str]:
 
 
 def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
-    """Run ``module_check.py`` on the workspace in a fresh interpreter; its result as a dict."""
+    """Run ``module_check.py`` on the workspace in a clean process; its result as a dict."""
+    from pipeline.ahead import module_run_ahead
+
+    request = module_request(ws, export, info)
+    ahead = module_run_ahead(ws, request)  # the same check, started as soon as model.py was written
+    return ahead if ahead is not None else module_process(ws, request, timeout_s)
+
+
+def module_request(ws: Workspace, export: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """The request ``module_check.py`` reads: the workspace's files, the export's inputs and outputs."""
     ws.scratch.mkdir(parents=True, exist_ok=True)
-    request = {
-        "model_py": str(ws.root / MODEL_PY),
-        "weights": str(ws.weights),
-        "input_sets": str(ws.inputs),
+    return {
+        "model_py": _absolute(ws.root / MODEL_PY),
+        "weights": _absolute(ws.weights),
+        "input_sets": _absolute(ws.inputs),
         "inputs": [s.name for s in export.inputs],
         "outputs": list(export.outputs),
         "output_keys": info.get("output_keys"),
         "logits": info.get("logits") or {},
         "layout": info.get("layout") or "keras",
-        "outputs_path": str(ws.root / OUTPUTS),
-        "export_path": str(ws.scratch / "module.pt2"),
+        "outputs_path": _absolute(ws.root / OUTPUTS),
+        "export_path": _absolute(ws.scratch / "module.pt2"),
         "batch_axes": [s.batch_axis for s in export.inputs],
-        "result_path": str(ws.scratch / "module_check.json"),
+        "result_path": _absolute(ws.scratch / "module_check.json"),
         **{k: info[k] for k in ("mode", "set", "attributes", "hooks_path") if k in info},
     }
-    request_path = ws.scratch / "module_check_request.json"
+
+
+def module_check_command(request_path: Path | str) -> list[str]:
+    """The command line of the clean-process check (``--wait``: read the request path from stdin)."""
+    return [sys.executable, str(CHECK_SCRIPT), str(request_path)]
+
+
+def module_process(ws: Workspace, request: dict[str, Any], timeout_s: float | None) -> dict[str, Any]:
+    """``module_check.py`` on ``request``: the process started ahead for it (:mod:`pipeline.prestart`),
+    else a fresh interpreter; its result as a dict."""
+    from pipeline import prestart
+
+    request_path = (ws.scratch / "module_check_request.json").resolve()
     request_path.write_text(json.dumps(request), encoding="utf-8")
+    Path(request["result_path"]).unlink(missing_ok=True)  # (an earlier check's result is no answer to this one)
     start = time.perf_counter()
     ws.logs.mkdir(parents=True, exist_ok=True)
-    with open(ws.logs / "module_check.log", "wb") as log:
-        try:
-            proc = subprocess.run(
-                [sys.executable, str(CHECK_SCRIPT), str(request_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=str(ws.scratch),
-                timeout=timeout_s,
-                check=False,
+    log_path = ws.logs / "module_check.log"
+    proc = prestart.hand("module_check", log_path, [str(request_path)])
+    if proc is None:
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                module_check_command(request_path), stdout=log, stderr=subprocess.STDOUT, cwd=str(ws.scratch)
             )
-        except subprocess.TimeoutExpired:
-            return {"crash": f"timed out after {timeout_s} s", "seconds": time.perf_counter() - start}
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return {"crash": f"timed out after {timeout_s} s", "seconds": time.perf_counter() - start}
     seconds = round(time.perf_counter() - start, 3)
     result_path = Path(request["result_path"])
     if proc.returncode != 0 or not result_path.is_file():
@@ -277,6 +310,12 @@ def run_module(ws: Workspace, export: Any, info: dict[str, Any], timeout_s: floa
     result = json.loads(result_path.read_text(encoding="utf-8"))
     result["seconds"] = seconds
     return result
+
+
+def _absolute(path: Path) -> str:
+    """``path`` as the check script sees it: it runs in the scratch folder, so a relative output
+    folder (``--out out/x``) would point nowhere there."""
+    return str(Path(path).resolve())
 
 
 def module_outputs(ws: Workspace) -> Any:
@@ -306,7 +345,7 @@ def write_whole_model(program: Any, ws: Workspace, specs: list[Any]) -> None:
     from safetensors.numpy import save_file
 
     from pipeline.translate.codegen import class_name
-    from pipeline.translate.fallback import program_class, with_graph_names
+    from pipeline.translate.fallback import CannotEmit, program_class, with_graph_names
 
     info = read_translation(ws.root) or {"status": "none"}
     if info.get("status") in ("translated", "pending"):
@@ -315,7 +354,13 @@ def write_whole_model(program: Any, ws: Workspace, specs: list[Any]) -> None:
     cls = class_name(name)
     outputs = len(program.graph_signature.user_outputs)
     doc = f"{name} through the ONNX route (TensorFlow -> ONNX -> torch.export): its ATen graph as torch code."
-    text, tensors, buffers = program_class(program, cls, "", doc, single=outputs == 1)
+    try:
+        text, tensors, buffers = program_class(program, cls, "", doc, single=outputs == 1)
+    except CannotEmit as exc:  # no model.py; the ONNX route's model.pt2 stays
+        earlier = f"{info['reason']}; " if info.get("reason") else ""
+        info.update(status="failed", reason=f"{earlier}the whole program as model.py: {exc}"[:500])
+        _write(ws.root, info)
+        return
     source = "\n".join(
         [
             f'"""{name}, translated to PyTorch by keras2torch through ONNX (no Keras layer graph)."""',

@@ -1,7 +1,7 @@
 """Check translation entries against TensorFlow: many small Keras models per process.
 
-A test module (listed in ``FAMILIES``) defines ``cases()`` (run in a TensorFlow process, returns
-name -> builder of (model, inputs)) and calls :func:`results`. The first call runs, for every
+A test module (listed in ``FAMILIES``) defines ``CASES`` (name -> builder of (model, inputs), run
+in a TensorFlow process) and binds :func:`family_tests`. The first call runs, for every
 family at once, two subprocesses: the TensorFlow side builds every case, runs Keras on its
 inputs, takes Keras's gradients (``tf.GradientTape``) and writes ``model.py`` /
 ``model.safetensors`` with the translator; the torch side loads each ``model.py`` where
@@ -51,7 +51,7 @@ def tf_side(folder: Path) -> None:
     all_cases = {}
     for module_name in FAMILIES:
         module = importlib.import_module(module_name)
-        all_cases.update({f"{module_name.rsplit('_', 1)[-1]}.{n}": b for n, b in module.cases().items()})
+        all_cases.update({f"{module_name.rsplit('_', 1)[-1]}.{n}": b for n, b in module.CASES.items()})
     for name, build in all_cases.items():
         out = folder / name
         out.mkdir(parents=True, exist_ok=True)
@@ -62,8 +62,8 @@ def tf_side(folder: Path) -> None:
             flat = expected if isinstance(expected, list | tuple) else [expected]
             np.savez(out / "inputs.npz", *inputs)
             np.savez(out / "expected.npz", *[np.asarray(e) for e in flat])
-            info["keras_trainable"] = {_path(v): list(v.shape) for v in model.trainable_weights}
-            info["keras_non_trainable"] = {_path(v): list(v.shape) for v in model.non_trainable_weights}
+            info["keras_trainable"] = {variable_path(v): list(v.shape) for v in model.trainable_weights}
+            info["keras_non_trainable"] = {variable_path(v): list(v.shape) for v in model.non_trainable_weights}
             code = translate_model(model)
             (out / "model.py").write_text(code.source, encoding="utf-8")
             save_file({k: np.ascontiguousarray(v) for k, v in code.weights.items()}, str(out / "model.safetensors"))
@@ -103,7 +103,7 @@ def _gradients(model: Any, inputs: list[np.ndarray], out: Path) -> None:
     np.savez(
         out / "keras_grads.npz",
         **{
-            _path(v): np.zeros(v.shape, np.float32) if g is None else np.asarray(tf.convert_to_tensor(g))
+            variable_path(v): np.zeros(v.shape, np.float32) if g is None else np.asarray(tf.convert_to_tensor(g))
             for v, g in zip(variables, grads, strict=True)
         },
     )
@@ -123,7 +123,8 @@ def randomize(model: Any, seed: int = 7, std: float = 0.5) -> Any:
     return model
 
 
-def _path(variable: Any) -> str:
+def variable_path(variable: Any) -> str:
+    """A Keras variable's path (Keras 3 ``variable.path``; tf_keras: its name without ``:0``)."""
     path = getattr(variable, "path", None)
     if path:
         return str(path)
@@ -196,6 +197,24 @@ def _run(*args: str) -> None:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"harness {args[0]} failed:\n{proc.stderr[-4000:]}")
+
+
+def family_tests(module_name: str, cases: dict[str, Any], tol: float = 2e-5) -> tuple[Any, Any]:
+    """The module fixture ``translated`` (this family's results) and the test run on each case whose
+    name does not start with ``declined``: a family's test module binds both,
+    ``translated, test_<family> = harness.family_tests(__name__, CASES)``."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def translated() -> dict[str, Any]:
+        return results(module_name)
+
+    @pytest.mark.parametrize("case", sorted(c for c in cases if not c.startswith("declined")))
+    def test_case(translated: dict[str, Any], case: str) -> None:
+        error = check(translated[case], tol=tol)
+        print(f"max_error {case} {error:.3g}")
+
+    return translated, test_case
 
 
 def results(module_name: str) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from tests.models import _randomize
+from tests.translate.harness import variable_path
 
 
 @dataclass
@@ -85,7 +86,7 @@ def check(
 
 def check_weights(model: Any, code: Any, module: torch.nn.Module) -> None:
     """Every Keras weight is mapped once; trainable counts agree; mapped values are the Keras ones."""
-    paths = {_path(v) for v in model.weights}
+    paths = {variable_path(v) for v in model.weights}
     mapped = set(code.weight_map.values())
     assert mapped <= paths, mapped - paths
     unmapped = {p for p in paths - mapped if not p.endswith("/count")}  # Normalization's adapt counter
@@ -93,17 +94,9 @@ def check_weights(model: Any, code: Any, module: torch.nn.Module) -> None:
     keras_trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     torch_trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     assert torch_trainable == keras_trainable
-    values = {_path(v): np.asarray(v.numpy()) for v in model.weights}
+    values = {variable_path(v): np.asarray(v.numpy()) for v in model.weights}
     for key, path in code.weight_map.items():
         assert code.weights[key].size == values[path].size, key
-
-
-def _path(variable: Any) -> str:
-    path = getattr(variable, "path", None)
-    if path:
-        return str(path)
-    name = str(variable.name)
-    return name[:-2] if name.endswith(":0") else name
 
 
 def one_layer(layer: Any, shape: tuple[int, ...], dtype: str = "float32", library: Any = None) -> Any:

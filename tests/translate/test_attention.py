@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
 
 from tests.translate import harness
 
@@ -130,19 +129,7 @@ CASES = {
 }
 
 
-def cases() -> dict[str, Callable[[], tuple[Any, list[np.ndarray]]]]:
-    return CASES
-
-
-@pytest.fixture(scope="module")
-def translated() -> dict[str, Any]:
-    return harness.results(__name__)
-
-
-@pytest.mark.parametrize("case", sorted(c for c in CASES if not c.startswith("declined")))
-def test_attention(translated: dict[str, Any], case: str) -> None:
-    error = harness.check(translated[case], tol=2e-5)
-    print(f"max_error {case} {error:.3g}")
+translated, test_attention = harness.family_tests(__name__, CASES)
 
 
 def test_attention_over_several_axes_declines_with_the_reason(translated: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
 
 from tests.translate import harness
 
@@ -43,16 +42,4 @@ CASES = {
 }
 
 
-def cases() -> dict[str, Callable[[], tuple[Any, list[np.ndarray]]]]:
-    return CASES
-
-
-@pytest.fixture(scope="module")
-def translated() -> dict[str, Any]:
-    return harness.results(__name__)
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_embedding(translated: dict[str, Any], case: str) -> None:
-    error = harness.check(translated[case], tol=2e-5)
-    print(f"max_error {case} {error:.3g}")
+translated, test_embedding = harness.family_tests(__name__, CASES)

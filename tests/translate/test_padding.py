@@ -39,3 +39,17 @@ def test_zero_padding_folds_into_the_next_convolution(pad, symmetric: bool, rng:
     source = check(model, rng).code.source
     assert ("padding=(3, 3)" in source) is symmetric
     assert ("F.pad(" in source) is not symmetric
+
+
+@pytest.mark.parametrize("activation", ["relu", None])
+def test_zero_padding_folds_into_max_pooling_only_after_a_relu(activation, rng: np.random.Generator) -> None:
+    """Max pooling pads with -inf, ZeroPadding with zeros: the same maxima only over values >= 0."""
+    inp = keras.Input((8, 8, 3), name="x")
+    x = L.Conv2D(4, 3, name="conv")(inp)
+    if activation:
+        x = L.Activation(activation, name="relu")(x)
+    x = L.ZeroPadding2D(1, name="pool_pad")(x)
+    model = keras.Model(inp, L.MaxPooling2D(3, strides=2, name="pool")(x))
+    source = check(model, rng).code.source
+    assert ("nn.MaxPool2d(kernel_size=(3, 3), stride=(2, 2), padding=(1, 1))" in source) is bool(activation)
+    assert ("F.pad(" in source) is not bool(activation)

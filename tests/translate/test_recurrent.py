@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
 
 from tests.translate import harness
 
@@ -120,19 +119,7 @@ CASES: dict[str, Callable[[], tuple[Any, list[np.ndarray]]]] = {
 }
 
 
-def cases() -> dict[str, Callable[[], tuple[Any, list[np.ndarray]]]]:
-    return CASES
-
-
-@pytest.fixture(scope="module")
-def translated() -> dict[str, Any]:
-    return harness.results(__name__)
-
-
-@pytest.mark.parametrize("case", sorted(c for c in CASES if not c.startswith("declined")))
-def test_recurrent(translated: dict[str, Any], case: str) -> None:
-    error = harness.check(translated[case], tol=2e-5)
-    print(f"max_error {case} {error:.3g}")
+translated, test_recurrent = harness.family_tests(__name__, CASES)
 
 
 def test_masked_recurrent_uses_the_loop_and_plain_lstm_the_torch_module(translated: dict[str, Any]) -> None:

@@ -41,9 +41,10 @@ print(json.dumps({"training": model.train().training, "params": sum(p.numel() fo
 """
 
 
-def test_model_py_runs_without_tensorflow_onnx_or_pipeline(tmp_path: Path) -> None:
-    result = pipeline.convert("example:seed_cnn", tmp_path / "out")
-    out = result.out_dir
+def test_model_py_runs_without_tensorflow_onnx_or_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative output folder (the check runs in another working directory)
+    result = pipeline.convert("example:seed_cnn", Path("out"))
+    out = result.out_dir.resolve()
     assert result.passed
     assert result.report["validation"]["tf_vs_module"]["passed"] is True
     run = subprocess.run(
@@ -98,6 +99,49 @@ def test_custom_tf_op_layer_goes_through_the_onnx_fallback(tmp_path: Path) -> No
     source = (out / "model.py").read_text()
     assert "class GatedGraph(nn.Module):" in source and "self.beta = nn.Parameter(" in source
     assert "torch.ops.aten" in source and "onnx2torch" not in source
+
+
+def guarded_refine_model() -> Any:
+    """A custom layer whose ONNX piece has a loop holding a conditional inside a conditional's branch."""
+    import keras
+    import tensorflow as tf
+
+    class GuardedRefine(keras.layers.Layer):
+        """Three damped steps on finite inputs (each skipped once values blow up), zeros otherwise."""
+
+        def call(self, x: Any) -> Any:
+            def refine() -> Any:
+                def step(i: Any, h: Any) -> Any:
+                    h = tf.cond(tf.reduce_max(tf.abs(h)) < 1e6, lambda: h - 0.1 * tf.tanh(h), lambda: h)
+                    return i + 1, h
+
+                return tf.while_loop(lambda i, h: i < 3, step, (tf.constant(0), x))[1]
+
+            return tf.cond(tf.reduce_all(tf.math.is_finite(x)), refine, lambda: tf.zeros_like(x))
+
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((6,), name="x")
+    h = keras.layers.Dense(4, name="d1")(inp)
+    h = GuardedRefine(name="refine")(h)
+    return keras.Model(inp, keras.layers.Dense(3, name="head")(h), name="guarded_net")
+
+
+@pytest.mark.slow
+def test_a_fallback_layer_that_cannot_be_plain_code_withdraws_model_py(tmp_path: Path) -> None:
+    """Its torch.cond branch holds a conditional of its own: model.py is withdrawn naming the Keras
+    layer (the whole-model attempt meets the same branch), the ONNX route's model.pt2 passes."""
+    result = pipeline.convert(guarded_refine_model(), tmp_path / "out")
+    assert result.passed, result.report.get("error")
+    validation = result.report["validation"]
+    assert validation["tf_vs_torch"]["passed"] is True and validation["tf_vs_module"]["passed"] is None
+    out = result.out_dir
+    translation = json.loads((out / "translation.json").read_text())
+    assert translation["status"] == "failed"
+    assert "cannot be written as plain torch code: Keras layer 'refine'" in translation["reason"]
+    assert "holds graphs of its own" in translation["reason"]
+    assert not (out / "model.py").exists() and (out / "model.pt2").is_file()
+    assert any(n.startswith("model.py withdrawn") and "'refine'" in n for n in result.report["notes"])
+    assert "No model.py: a fallback layer cannot be written as plain torch code" in (out / "report.md").read_text()
 
 
 @pytest.mark.slow

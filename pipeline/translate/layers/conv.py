@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 
@@ -88,6 +89,19 @@ def _args(kernel: tuple, stride: tuple, dilation: tuple, pad_ctor: str, rank: in
     return args
 
 
+def _module(
+    t: Translation, ctx: Context, call: LayerCall, ctor: str, variable: Any, weight: np.ndarray, init: str
+) -> None:
+    """On the layer's first call: its module, its kernel as ``weight`` and its bias when it has one."""
+    if call.call_index != 0:
+        return
+    t.modules[call.attr] = ctor
+    record(t, ctx, call, f"{call.attr}.weight", variable, weight, init)
+    layer = call.layer
+    if layer.use_bias:
+        record(t, ctx, call, f"{call.attr}.bias", layer.bias, ctx.array(layer.bias), "bias_initializer")
+
+
 def translate_conv(call: LayerCall, ctx: Context) -> Translation:
     """Conv1D/2D/3D as ``nn.Conv{n}d``, kernel ``(*k, in, out)`` -> ``(out, in, *k)``.
 
@@ -106,11 +120,7 @@ def translate_conv(call: LayerCall, ctx: Context) -> Translation:
         args.append(f"groups={groups}")
     if not layer.use_bias:
         args.append("bias=False")
-    if call.call_index == 0:
-        t.modules[call.attr] = f"nn.Conv{rank}d({', '.join(args)})"
-        record(t, ctx, call, f"{call.attr}.weight", layer.kernel, torch_kernel(k), "kernel_initializer")
-        if layer.use_bias:
-            record(t, ctx, call, f"{call.attr}.bias", layer.bias, ctx.array(layer.bias), "bias_initializer")
+    _module(t, ctx, call, f"nn.Conv{rank}d({', '.join(args)})", layer.kernel, torch_kernel(k), "kernel_initializer")
     _finish(call, ctx, t, x, f"self.{call.attr}({x})", cf)
     return t
 
@@ -132,11 +142,7 @@ def translate_depthwise(call: LayerCall, ctx: Context) -> Translation:
     args.append(f"groups={channels}")
     if not layer.use_bias:
         args.append("bias=False")
-    if call.call_index == 0:
-        t.modules[call.attr] = f"nn.Conv{rank}d({', '.join(args)})"
-        record(t, ctx, call, f"{call.attr}.weight", variable, weight, "depthwise_initializer")
-        if layer.use_bias:
-            record(t, ctx, call, f"{call.attr}.bias", layer.bias, ctx.array(layer.bias), "bias_initializer")
+    _module(t, ctx, call, f"nn.Conv{rank}d({', '.join(args)})", variable, weight, "depthwise_initializer")
     _finish(call, ctx, t, x, f"self.{call.attr}({x})", cf)
     return t
 
@@ -222,11 +228,8 @@ def translate_transpose(call: LayerCall, ctx: Context) -> Translation:
             args.append(f"output_padding={spell(extra, rank)}")
     if not layer.use_bias:
         args.append("bias=False")
-    if call.call_index == 0:
-        t.modules[call.attr] = f"nn.ConvTranspose{rank}d({', '.join(args)})"
-        record(t, ctx, call, f"{call.attr}.weight", layer.kernel, torch_kernel(k), "kernel_initializer")
-        if layer.use_bias:
-            record(t, ctx, call, f"{call.attr}.bias", layer.bias, ctx.array(layer.bias), "bias_initializer")
+    ctor = f"nn.ConvTranspose{rank}d({', '.join(args)})"
+    _module(t, ctx, call, ctor, layer.kernel, torch_kernel(k), "kernel_initializer")
     expr = f"self.{call.attr}({value.var})"
     if any(a or b for a, b in crops):
         first = 2 if cf else 1

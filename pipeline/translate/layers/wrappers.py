@@ -3,47 +3,10 @@
 from __future__ import annotations
 
 from pipeline.translate.base import Context, Decline, LayerCall, LayerEntry, Translation, Value
-from pipeline.translate.layers import (
-    activations,
-    applications,
-    attention,
-    batch_norm,
-    conv,
-    dense,
-    dropout,
-    embedding,
-    merge,
-    normalization,
-    padding,
-    pooling,
-    preprocessing,
-    recurrent,
-    reshape,
-)
+from pipeline.translate.families import FAMILIES, by_class, entries_of
 
-# the families a wrapped layer may come from (the registry itself imports this module)
-INNER: dict[str, LayerEntry] = {
-    name: entry
-    for family in (
-        activations,
-        applications,
-        attention,
-        batch_norm,
-        conv,
-        dense,
-        dropout,
-        embedding,
-        merge,
-        normalization,
-        padding,
-        pooling,
-        preprocessing,
-        recurrent,
-        reshape,
-    )
-    for entry in family.ENTRIES
-    for name in entry.classes
-}
+# the layers a wrapped layer may be (the registry itself imports this module)
+INNER: dict[str, LayerEntry] = dict(by_class(entries_of(FAMILIES)))
 
 
 def translate_time_distributed(call: LayerCall, ctx: Context) -> Translation:

@@ -4,11 +4,11 @@ Each model the batch could not reuse becomes one Ray task, scheduled by the entr
 and its ``memory_gb`` (Ray's ``memory`` resource), in a worker process of its own
 (``max_calls=1``: no TensorFlow or torch state survives from one model to the next). The task
 runs the local engine's conversion process tree for that one model on its node
-(:func:`pipeline.batch.convert_one`): the timeout, the memory cap, the process-tree kill and
-every ``kind`` of the summary are enforced there, not taken from Ray, whose memory numbers only
-schedule. Without an address the batch starts a Ray instance of its own on this machine (all its
-cores, its physical memory) and stops it at the end; ``--address auto|HOST:PORT|ray://...`` uses
-a running cluster whose nodes have this project and its pinned environment installed (a node
+(:mod:`pipeline.batch.ray_task`): the timeout, the memory cap, the process-tree kill and every
+``kind`` of the summary are enforced there, not taken from Ray, whose memory numbers only schedule.
+Without an address the batch starts a Ray instance of its own on this machine (all its cores,
+its physical memory) and stops it at the end; ``--address auto|HOST:PORT|ray://...`` uses a
+running cluster whose nodes have this project and its pinned environment installed (a node
 whose code or tool versions differ from the driver's refuses the model, since the result would
 carry the wrong fingerprint).
 
@@ -30,32 +30,23 @@ with it, see :func:`pipeline.worker.die_with_parent`).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import shutil
 import socket
-import tarfile
-import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline import outdir
-from pipeline.batch import (
-    WORK_DIR,
-    ModelOutcome,
-    code_digest,
-    convert_one,
-    default_jobs,
-    outcome_from_report,
-    publish_error,
-    tool_versions,
-)
+from pipeline.batch.jobs import WORK_DIR, Driver, Job
+from pipeline.batch.ray_task import pack, run_task, unpack
+from pipeline.batch.resume import environment, inputs_path, source_path
+from pipeline.batch.run import default_jobs
+from pipeline.batch.summary import ModelOutcome, publish_error
 from pipeline.config import ConversionConfig
-from pipeline.context import to_json
 from pipeline.errors import (
     InternalError,
     OutputFolderError,
@@ -64,6 +55,7 @@ from pipeline.errors import (
     WorkerCrashError,
     WorkerOutOfMemoryError,
 )
+from pipeline.helpers import first_line
 
 ATTEMPTS = 2  # a task whose worker or node was lost runs once more
 _WAIT_S = 0.5
@@ -79,127 +71,9 @@ _LOST = (
 )
 
 
-# --------------------------------------------------------------------------- shipping folders
-
-
-def pack(path: Path, arcname: str, work: Path) -> Any:
-    """A tar of ``path`` (file or folder) written under ``work``, mapped read-only into memory.
-
-    Ray serialises a numpy array out of band, so the object store gets the tar straight from the
-    mapped file: no copy of a model's weights on the Python heap of either side.
-    """
-    import numpy as np
-
-    work.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f"{arcname}.", suffix=".tar", dir=work)
-    with os.fdopen(handle, "wb") as raw, tarfile.open(fileobj=raw, mode="w") as tar:
-        tar.add(path, arcname=arcname)
-    return np.memmap(name, dtype=np.uint8, mode="r")
-
-
-def unpack(blob: Any, dest: Path) -> None:
-    """Extract a :func:`pack` tar into ``dest`` (links and paths leaving it are refused)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    tar_path = dest.with_name(dest.name + ".tar")
-    with open(tar_path, "wb") as raw:
-        raw.write(memoryview(blob))
-    with tarfile.open(tar_path) as tar:
-        tar.extractall(dest, filter="data")
-    tar_path.unlink()
-
-
-def source_path(config: ConversionConfig) -> Path | None:
-    """The file or folder a path source names on this machine; None for examples, callables, missing paths."""
-    source = config.source or ""
-    if source.startswith("example:"):
-        return None
-    path = Path(source).expanduser()
-    if not path.is_absolute() and config.base_dir and not path.exists():
-        path = Path(config.base_dir) / path
-    return path.resolve() if path.exists() else None
-
-
-def inputs_path(config: ConversionConfig) -> Path | None:
-    if not config.inputs_file:
-        return None
-    path = Path(config.base_dir or ".", config.inputs_file)
-    return path.resolve() if path.is_file() else None
-
-
-# --------------------------------------------------------------------------- the task (on a node)
-
-
-def node_info() -> dict[str, Any]:
-    """The node this process runs on, as the report and the progress line name it."""
-    import ray
-
-    return {
-        "id": ray.get_runtime_context().get_node_id(),
-        "ip": ray.util.get_node_ip_address(),
-        "host": socket.gethostname(),
-    }
-
-
-def run_task(request: dict[str, Any], source: Any, inputs: Any) -> dict[str, Any]:
-    """One model on a node: the local engine's conversion tree, its folder packed for the trip back."""
-    node = node_info()
-    work = Path(tempfile.mkdtemp(prefix="k2t-ray-"))
-    try:
-        if request.get("cwd") and os.path.isdir(request["cwd"]):
-            os.chdir(request["cwd"])  # module:callable sources import as they would on the driver
-        name, folder, config = request["name"], request["folder"], request["config"]
-        info = {**request["info"], "ray": {**request["info"].get("ray", {}), "node": node}}
-        out = work / "out"
-        found = {"code": code_digest(), "versions": tool_versions()}
-        if found != request["expect"]:
-            differs = [k for k in found["versions"] if found["versions"][k] != request["expect"]["versions"].get(k)]
-            differs += ["pipeline code"] if found["code"] != request["expect"]["code"] else []
-            error = UserError(
-                f"node {node['host']} ({node['ip']}) runs other pipeline code or tool versions than the driver"
-                + (f" ({', '.join(differs)})" if differs else ""),
-                stage="batch",
-                hint="install the same commit and requirements.lock on every node",
-            )
-            outcome = publish_error(out, folder, name, config, error, {**info, "seconds": 0.0})
-        else:
-            moved = {str(out): request["out"]}  # the node's scratch output folder is the driver's OUT
-            if source is not None:
-                unpack(source, work / "source")
-                local = work / "source" / request["source_name"]
-                moved[str(local)] = request["source_path"]
-                config = replace(config, source=str(local))
-            if inputs is not None:
-                unpack(inputs, work / "inputs")
-                local = work / "inputs" / request["inputs_name"]
-                moved[str(local)] = request["inputs_path"]
-                config = replace(config, inputs_file=str(local))
-            outcome = convert_one(out, name, config, folder, info)
-            outcome = _restore_paths(out / folder, moved, request["config"].source, folder)
-        return {"outcome": to_json(outcome), "tar": pack(out / folder, folder, work / "ship"), "node": node}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)  # the returned tar stays mapped until Ray has stored it
-
-
-def _restore_paths(folder: Path, moved: dict[str, str], spec: str | None, name: str) -> ModelOutcome:
-    """Write the driver's paths into a report made from the node's scratch copy of the source."""
-    from pipeline.report import write_report
-
-    text = (folder / "report.json").read_text(encoding="utf-8")
-    for local, original in moved.items():
-        text = text.replace(json.dumps(local)[1:-1], json.dumps(original)[1:-1])
-    report = json.loads(text)
-    if isinstance(report.get("source"), dict) and spec is not None:
-        report["source"]["spec"] = spec
-    write_report(report, folder / "report.json", folder / "report.md")
-    return outcome_from_report(report, name)
-
-
-# --------------------------------------------------------------------------- the driver
-
-
 @dataclass
 class _Task:
-    job: Any  # pipeline.batch's queued job: entry, config, folder, info
+    job: Job
     attempt: int = 1
     lost: list[str] = field(default_factory=list)  # why earlier attempts ended
     lost_nodes: list[str] = field(default_factory=list)  # the nodes they ended on, where Ray names them
@@ -213,7 +87,7 @@ class RayEngine:
         self.info: dict[str, Any] = {"name": "ray", "address": address or "local"}
         self.refs: dict[Any, _Task] = {}
 
-    def run(self, batch: Any, queue: list[Any]) -> None:
+    def run(self, batch: Driver, queue: list[Job]) -> None:
         import ray
 
         start = time.monotonic()
@@ -244,13 +118,13 @@ class RayEngine:
             ray.init(address=self.address or "local", **options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-            raise UserError(f"cannot start or reach {where}: {_first_line(exc)}", stage="batch") from exc
+            raise UserError(f"cannot start or reach {where}: {first_line(exc, 300)}", stage="batch") from exc
         nodes = _alive_nodes(ray)
         self.info["nodes"] = len(nodes)
         self.info["cpus"] = sum(n["Resources"].get("CPU", 0) for n in nodes)
-        self.expect = {"code": code_digest(), "versions": tool_versions()}
+        self.expect = environment()
 
-    def _schedule(self, ray: Any, batch: Any, queue: list[Any]) -> None:
+    def _schedule(self, ray: Any, batch: Driver, queue: list[Job]) -> None:
         slots = self.jobs or max(1, int(self.info["cpus"]))
         batch.jobs = self.info["slots"] = slots
         pending = [_Task(job) for job in queue]
@@ -268,7 +142,7 @@ class RayEngine:
             batch.progress.line(f"interrupted: cancelled {len(self.refs)} running task(s)")
             raise
 
-    def _submit(self, ray: Any, batch: Any, task: _Task) -> None:
+    def _submit(self, ray: Any, batch: Driver, task: _Task) -> None:
         job, config = task.job, task.job.config
         memory = int(config.memory_gb * 2**30) if config.memory_gb else 0
         fitting = [
@@ -296,7 +170,7 @@ class RayEngine:
         blobs = [None, None]
         if not config.shared_path:
             work = batch.out / WORK_DIR / f"{job.folder}.ship"
-            for i, (key, path) in enumerate((("source", source_path(config)), ("inputs", inputs_path(config)))):
+            for i, (key, path) in enumerate((("source", source_path(config)), ("inputs", _inputs_file(config)))):
                 if path is not None:
                     blobs[i] = ray.put(pack(path, path.name, work))
                     request[f"{key}_name"], request[f"{key}_path"] = path.name, str(path)
@@ -312,7 +186,7 @@ class RayEngine:
         batch.workers_started += 1
         batch.progress.started(job.entry.name)
 
-    def _collect(self, ray: Any, batch: Any, ref: Any, task: _Task, pending: list[_Task]) -> None:
+    def _collect(self, ray: Any, batch: Driver, ref: Any, task: _Task, pending: list[_Task]) -> None:
         error: PipelineError | None = None
         try:
             result = ray.get(ref)
@@ -325,10 +199,10 @@ class RayEngine:
         except ray.exceptions.RayError as exc:
             if type(exc).__name__ not in _LOST:
                 error = InternalError(
-                    f"the Ray task failed: {_first_line(exc)}", stage="batch", details=str(exc)[-4000:]
+                    f"the Ray task failed: {first_line(exc, 300)}", stage="batch", details=str(exc)[-4000:]
                 )
             elif task.attempt < ATTEMPTS:
-                task.lost.append(f"{type(exc).__name__}: {_first_line(exc)}")
+                task.lost.append(f"{type(exc).__name__}: {first_line(exc, 300)}")
                 task.lost_nodes += re.findall(r"node ID: ([0-9a-f]{16,})", str(exc), flags=re.IGNORECASE)
                 task.attempt += 1
                 batch.progress.line(f"retrying {task.job.entry.name}: its worker or node was lost ({task.lost[-1]})")
@@ -336,7 +210,7 @@ class RayEngine:
                 return
             else:
                 error = WorkerCrashError(
-                    f"the conversion's Ray worker or node was lost {task.attempt} times: {_first_line(exc)}",
+                    f"the conversion's Ray worker or node was lost {task.attempt} times: {first_line(exc, 300)}",
                     stage="batch",
                     details="\n".join([*task.lost, str(exc)])[-4000:],
                 )
@@ -359,7 +233,7 @@ class RayEngine:
             self.info.setdefault("retried", []).append({"model": task.job.entry.name, "after": task.lost})
         batch.finished(task.job.entry.index, outcome, where)
 
-    def _publish_error(self, batch: Any, task: _Task, error: PipelineError, where: str) -> None:
+    def _publish_error(self, batch: Driver, task: _Task, error: PipelineError, where: str) -> None:
         info = {**task.job.info, "seconds": 0.0, "ray": {"attempt": task.attempt, "lost": task.lost}}
         outcome = publish_error(batch.out, task.job.folder, task.job.entry.name, task.job.config, error, info)
         batch.finished(task.job.entry.index, outcome, where)
@@ -396,6 +270,6 @@ def _alive_nodes(ray: Any) -> list[dict[str, Any]]:
     return [n for n in ray.nodes() if n.get("Alive")]
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+def _inputs_file(config: ConversionConfig) -> Path | None:
+    path = inputs_path(config)
+    return path.resolve() if path is not None and path.is_file() else None

@@ -16,8 +16,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.batch.test_run import EXPECTED, MIXED
 from tests.conftest import ROOT, run_cli
-from tests.test_batch import EXPECTED, MIXED
 
 NODE_MEMORY = 8 * 2**30  # logical: what Ray schedules by, not a limit
 SHIPPED_CHECKS = ("shipped", "exact", "segfault", "hang", "memory_hog", "missing", "bad_key", "too_big")
