@@ -8,10 +8,12 @@ a TF handler or an ONNX function must be listed here; a test checks it against t
 
 from __future__ import annotations
 
-from custom_ops import erfc, euclidean_norm
+from custom_ops import bucketize, erfc, euclidean_norm, lookup_table
 from custom_ops.base import CustomOp
 
 TF_OPS: tuple[CustomOp, ...] = (
+    bucketize.OP,
     erfc.OP,
     euclidean_norm.OP,
+    lookup_table.OP,
 )
