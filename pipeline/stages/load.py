@@ -28,7 +28,7 @@ from pipeline.helpers import first_line
 from pipeline.inputs import application_range
 from pipeline.sources import Source, SourceKind
 from pipeline.stages import archive_refs
-from pipeline.stages.id_ranges import integer_range
+from pipeline.stages.id_ranges import integer_range, lookup_range, lookup_vocabulary
 
 STAGE = "load"
 
@@ -260,6 +260,9 @@ def _range_for(
     kinds = {type(layer).__name__: layer for layer in consumers}
     if np.issubdtype(np.dtype(dtype), np.integer):
         return integer_range(spec_name, consumers, model) or (0.0, 10.0, "guessed: default for integer inputs")
+    lookup = lookup_range(consumers)  # a float input into Discretization
+    if lookup is not None:
+        return lookup
     if "Embedding" in kinds:
         return 0.0, float(kinds["Embedding"].input_dim), "token ids within the Embedding vocabulary"
     app = application_range(source.spec if source.kind is SourceKind.CALLABLE else None)
@@ -296,6 +299,7 @@ def _from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedM
         shape = [None if d is None else int(d) for d in tensor.shape]
         low, high, reason = _range_for(name, dtype, consumers.get(name, []), source, model)
         specs.append(_spec(name, shape, dtype, low, high, reason))
+        specs[-1].known_values = lookup_vocabulary(consumers.get(name, []))  # ids drawn from a lookup's keys
     output_names = _output_names(model)
     dict_inputs = isinstance(getattr(model, "input", None), dict)
     names = [s.name for s in specs]
