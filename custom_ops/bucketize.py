@@ -20,7 +20,8 @@ def bucketize_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
     ops only (Unsqueeze, Less, Cast, ReduceSum, Sub): ONNX Runtime and the torch importer need
     nothing new.
     """
-    from onnx import TensorProto
+    import onnx
+    from onnx import TensorProto, numpy_helper
     from tf2onnx.graph_builder import GraphBuilder
 
     boundaries = [float(b) for b in node.get_attr_value("boundaries", [])]
@@ -28,6 +29,21 @@ def bucketize_handler(ctx: Any, node: Any, name: str, args: Any) -> None:
     in_dtype = ctx.get_dtype(x)
     out_dtype = ctx.get_dtype(node.output[0])
     shape = ctx.get_shape(node.output[0])
+    if not boundaries:  # one bucket: zeros of x's shape
+        size = ctx.make_node("Shape", [x], op_name_scope=name).output[0]
+        zero = numpy_helper.from_array(np.zeros(1, onnx.helper.tensor_dtype_to_np_dtype(out_dtype)), "value")
+        outputs = node.output
+        ctx.remove_node(node.name)
+        ctx.make_node(
+            "ConstantOfShape",
+            [size],
+            attr={"value": zero},
+            name=name,
+            outputs=outputs,
+            shapes=[shape],
+            dtypes=[out_dtype],
+        )
+        return
     if in_dtype == TensorProto.DOUBLE:
         values = np.asarray(boundaries, np.float64)
     else:

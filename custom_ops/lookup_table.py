@@ -34,7 +34,8 @@ def annotate_tables(graph_def: Any, function: Any) -> list[str]:
     handles = {inner.op.name: outer for outer, inner in function.graph.captures if outer.dtype == tf.resource}
     nodes = {node.name: node for node in graph_def.node}
     changes = []
-    for node in graph_def.node:
+    annotated = []
+    for node in list(graph_def.node):
         if node.op not in FIND_OPS or not node.input:
             continue
         source = _producer(node.input[0], nodes)
@@ -46,7 +47,37 @@ def annotate_tables(graph_def: Any, function: Any) -> list[str]:
         node.attr[KEYS_ATTR].tensor.CopyFrom(tf.make_tensor_proto(keys.numpy()))
         node.attr[VALUES_ATTR].tensor.CopyFrom(tf.make_tensor_proto(values.numpy()))
         changes.append(f"{node.name}: table of {int(keys.shape[0])} keys read from '{source.name}'")
+        annotated.append(node)
+    if annotated:
+        _pin_shapes(graph_def, annotated)
     return changes
+
+
+def _pin_shapes(graph_def: Any, finds: list[Any]) -> None:
+    """Follow each lookup in ``finds`` by an EnsureShape to its keys' shape, read by the consumers.
+
+    The table placeholder carries no handle data, so TensorFlow cannot infer the lookup's output
+    shape, and tf2onnx's fallback shape inference then forces the operands of a ``tf.where``
+    after it (IntegerLookup's mask) to one shape ("Shapes must be equal rank"). tf2onnx writes
+    EnsureShape as an Identity.
+    """
+    import tensorflow as tf
+
+    with tf.Graph().as_default() as graph:
+        tf.graph_util.import_graph_def(graph_def, name="")
+    for find in finds:
+        shape = graph.get_operation_by_name(find.name).inputs[1].shape
+        if shape.rank is None:
+            continue
+        pinned = graph_def.node.add()
+        pinned.name = find.name + "/keras2torch_shape"
+        pinned.op = "EnsureShape"
+        pinned.input.append(find.name)
+        pinned.attr["T"].type = find.attr["Tout"].type
+        pinned.attr["shape"].shape.CopyFrom(shape.as_proto())
+        for node in graph_def.node:
+            if node is not pinned:
+                node.input[:] = [pinned.name if i in (find.name, find.name + ":0") else i for i in node.input]
 
 
 def _producer(name: str, nodes: dict[str, Any]) -> Any:
