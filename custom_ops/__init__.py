@@ -34,6 +34,18 @@ def torch_converters() -> Registry[tuple[str, str, int], Any]:
     return registry
 
 
+def claimed_versions() -> dict[tuple[str, str], tuple[int, ...]]:
+    """``(domain, op_type) -> since_versions`` our converters claim, read from :func:`torch_converters`.
+
+    The same as :data:`pipeline.custom_versions.CUSTOM` (a test checks it), which the processes
+    that must not import torch read instead.
+    """
+    table: dict[tuple[str, str], list[int]] = {}
+    for domain, op_type, version in torch_converters():
+        table.setdefault((domain, op_type), []).append(version)
+    return {k: tuple(sorted(v)) for k, v in sorted(table.items())}
+
+
 def tf2onnx_handlers() -> tuple[Registry[str, tuple[Any, dict[str, Any]]], list[Any]]:
     """tf2onnx ``custom_op_handlers`` (TF op -> (handler, kwargs)) and ``extra_opset`` for :data:`TF_OPS`."""
     handlers: Registry[str, tuple[Any, dict[str, Any]]] = Registry("tf2onnx handler for TF op")

@@ -3,7 +3,8 @@
 A subgraph (an ``If`` branch, a ``Loop`` body) may read tensors of the enclosing graph by name.
 :func:`import_subgraph` turns it into a standalone model whose graph inputs are the subgraph's
 own inputs followed by those outer tensors (outer initializers are copied in, so weights stay
-parameters), and imports it with the pipeline's importer, our converters included.
+parameters), and imports it with the importer that imports the enclosing graph (the pipeline's, our
+converters included), so this package does not depend on the pipeline's stages.
 """
 
 from __future__ import annotations
@@ -53,8 +54,14 @@ def _value_info(name: str, outer_graph: Any) -> onnx.ValueInfoProto:
 
 
 def import_subgraph(sub: onnx.GraphProto, outer_graph: Any, opset_imports: list[Any], ir_version: int) -> Subgraph:
-    """Import ``sub`` as a module taking ``(*sub.input, *outer tensors that are not initializers)``."""
-    from pipeline.stages.importer import import_model
+    """Import ``sub`` as a module taking ``(*sub.input, *outer tensors that are not initializers)``.
+
+    The importer is the one that is importing the outer graph (it hands itself over as
+    ``outer_graph.import_model``), so the subgraph's nodes get the same converters, ours included.
+    """
+    import_model = getattr(outer_graph, "import_model", None)
+    if import_model is None:
+        raise NotImplementedError("control flow needs the pipeline's importer (through pipeline.stages.importer)")
 
     constants: dict[str, np.ndarray] = {}
     runtime = []

@@ -132,12 +132,20 @@ def _schema_versions() -> dict[tuple[str, str], tuple[int, ...]]:
 
 
 def versions_of(op_type: str, first: int = 1, domain: str = "") -> tuple[int, ...]:
-    """Every ``since_version`` of ``op_type``'s schema from ``first`` on (per the installed onnx)."""
-    return tuple(v for v in _schema_versions().get((domain, op_type), ()) if v >= first)
+    """The claimed ``since_version`` s of ``op_type``'s schema from ``first`` on.
+
+    Claimed means listed in :data:`pipeline.custom_versions.CUSTOM`, the explicit table of what
+    our converters cover (each entry run by a test: ``tests/custom_ops/claimed_versions.py``): a
+    newer onnx with new schema versions adds no claim by itself.
+    """
+    from pipeline.custom_versions import CUSTOM
+
+    claimed = CUSTOM.get((domain, op_type), ())
+    return tuple(v for v in _schema_versions().get((domain, op_type), ()) if v >= first and v in claimed)
 
 
 def converters(op_types: Sequence[str], fn: Callable[..., Any], first: int = 1) -> tuple[TorchConverter, ...]:
-    """One :class:`TorchConverter` per op type covering every schema version from ``first`` on."""
+    """One :class:`TorchConverter` per op type covering its claimed schema versions from ``first`` on."""
     return tuple(TorchConverter(op, versions_of(op, first), fn) for op in op_types)
 
 

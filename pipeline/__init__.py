@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import torch
 
     from pipeline.flow import ConversionResult
+    from pipeline.stages.importer import ImportResult
 
 __all__ = [
     "ConfigError",
@@ -53,6 +54,7 @@ __all__ = [
     "UserError",
     "WorkerCrashError",
     "convert",
+    "import_onnx",
     "onnx_to_torch",
     "validate",
 ]
@@ -78,10 +80,16 @@ def onnx_to_torch(model: onnx.ModelProto, layers: list[str] | None = None, model
     ``model_dir`` is the folder external data is read from, for a model loaded with
     ``onnx.load(path, load_external_data=False)`` (large models: weights are read one at a time).
     """
+    return import_onnx(model, layers, model_dir).module
+
+
+def import_onnx(model: onnx.ModelProto, layers: list[str] | None = None, model_dir: Any = None) -> ImportResult:
+    """:func:`onnx_to_torch`, with what the import stage records: the module, where each tensor
+    lives in it, and which converter (ours or onnx2torch's) built each node."""
     from pipeline.fixups import DEFAULT_FIXUPS, FixupContext, run_fixups
     from pipeline.onnx_utils import graph_input_specs
     from pipeline.stages.importer import import_model
 
     context = FixupContext(inputs=graph_input_specs(model), layers=list(layers or []), model_dir=model_dir)
     fixed, _ = run_fixups(model, DEFAULT_FIXUPS, context)
-    return import_model(fixed, layers, model_dir=model_dir).module
+    return import_model(fixed, layers, model_dir=model_dir)

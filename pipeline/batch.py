@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from pipeline import outdir
-from pipeline.config import NAME_PATTERN, BatchEntry, ConversionConfig, load_batch
+from pipeline.config import NAME_PATTERN, ConversionConfig
+from pipeline.config_files import BatchEntry, load_batch
 from pipeline.context import to_json
 from pipeline.errors import ConfigError, OutputFolderError, PipelineError, UserError, WorkerCrashError, error_from_dict
 from pipeline.helpers import process_running, tail

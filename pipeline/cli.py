@@ -86,7 +86,8 @@ def _error_message(error: PipelineError) -> str:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from pipeline.config import check_name, default_name, load_for_model
+    from pipeline.config import check_name, default_name
+    from pipeline.config_files import load_for_model
     from pipeline.flow import convert
 
     config = load_for_model(args.config, args.source)
@@ -111,7 +112,8 @@ def _finish(result: ConversionResult, out: Path) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pipeline.config import check_name, default_name, load_for_model
+    from pipeline.config import check_name, default_name
+    from pipeline.config_files import load_for_model
     from pipeline.flow import validate_artifacts
 
     config = load_for_model(args.config, args.source)

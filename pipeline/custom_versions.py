@@ -3,8 +3,12 @@
 The opset planning fixup runs in the orchestrating process, which never runs torch: importing
 :mod:`custom_ops.catalog` to ask would load torch there (about 1.7 s and 0.5 GB per conversion).
 It reads this table instead, beside :data:`pipeline.onnx2torch_versions.ONNX2TORCH`.
-``tests/test_custom_versions.py`` checks it against :func:`custom_ops.torch_converters`;
-``python -m pipeline.custom_versions`` prints it anew after a converter is added.
+``tests/test_custom_versions.py`` checks it against :func:`custom_ops.claimed_versions`;
+``python -m custom_ops`` prints it anew after a converter is added.
+
+It is also the explicit list of the versions our converters claim: converters built with
+:func:`custom_ops.common.versions_of` take only the versions listed here, whatever the installed
+onnx knows, and ``tests/custom_ops/claimed_versions.py`` names the test that runs each of them.
 """
 
 from __future__ import annotations
@@ -153,21 +157,6 @@ CUSTOM: dict[tuple[str, str], tuple[int, ...]] = {
 }
 
 
-def live_table() -> dict[tuple[str, str], tuple[int, ...]]:
-    """The same table read from :func:`custom_ops.torch_converters` (imports torch)."""
-    from custom_ops import torch_converters
-
-    table: dict[tuple[str, str], list[int]] = {}
-    for domain, op_type, version in torch_converters():
-        table.setdefault((domain, op_type), []).append(version)
-    return {k: tuple(sorted(v)) for k, v in sorted(table.items())}
-
-
 def covered(domain: str, op_type: str, since_version: int) -> bool:
     """True when a custom converter handles the op at that ``since_version``."""
     return since_version in CUSTOM.get((domain, op_type), ())
-
-
-if __name__ == "__main__":
-    for (domain, op), versions in live_table().items():
-        print(f"    ({domain!r}, {op!r}): {versions!r},")

@@ -127,7 +127,7 @@ def start(
     isolate: bool | None = None,
 ) -> Conversion:
     """Resolve config and source, and open a staging workspace for the conversion."""
-    from pipeline.config import from_mapping, load_for_model
+    from pipeline.config_files import from_mapping, load_for_model
 
     if isinstance(config, dict):
         config = from_mapping(config)

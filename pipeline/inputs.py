@@ -4,7 +4,8 @@ numpy only, so it runs on either side of the process boundary. Input *sets* are 
 ``.npz`` with keys ``<set>/<input>``; a set is one forward pass. :data:`SET_PURPOSES` says what
 each set is for: ``random`` at the configured batch size, ``batch1`` at batch 1 so that a fixed
 batch dimension cannot hide, and edge cases at batch 1 (``zeros``, ``large``, ``negative``) for
-float inputs; integer inputs (token ids) stay inside their valid range in every set.
+float inputs, ``padded`` for inputs a Masking / ``mask_zero`` layer masks
+(:mod:`pipeline.input_padding`); integer inputs (token ids) stay inside their valid range in every set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import input_padding as padding
 from pipeline.config import ConversionConfig, InputOverride
 from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError
@@ -186,6 +188,7 @@ SET_PURPOSES: dict[str, str] = {
     "large": "float inputs at the extremes of their range (the top and bottom 5%): saturation, overflow, precision",
     "negative": "negative float inputs only: sign handling (ReLU cut-offs, abs, sqrt, log)",
     "user": "the user's own inputs (--inputs)",
+    "padded": padding.PURPOSE,
 }
 EDGE_SETS = ("zeros", "large", "negative")
 EDGE_BATCH = 1
@@ -234,6 +237,9 @@ def make_input_sets(specs: list[TensorSpec], config: ConversionConfig) -> InputS
     batched = any(s.batch_axis is not None for s in specs)
     if batched and batch != 1:
         sets["batch1"] = {s.name: generate(s, 1, rng) for s in specs}
+    padded = padding.padded_set(sets["random"], specs)  # Masking / mask_zero inputs only
+    if padded is not None:
+        sets["padded"] = padded
     if config.edge_inputs and any(np.issubdtype(np.dtype(s.dtype), np.floating) for s in specs):
         edge_batch = EDGE_BATCH if batched else batch
         for kind in EDGE_SETS:

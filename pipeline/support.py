@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def support_table() -> str:
     from custom_ops import all_ops
-    from pipeline.fixups import DEFAULT_FIXUPS, TRACE_FIXUPS
+    from pipeline.fixups import DEFAULT_FIXUPS, TRACE_FIXUPS, WEIGHT_FIXUPS
 
     lines = [
         "# What the pipeline adds to tf2onnx and onnx2torch",
@@ -18,6 +18,12 @@ def support_table() -> str:
         "| # | fixup | what it handles | why |",
         "|---|---|---|---|",
         *(f"| {i} | `{f.name}` | {f.doc.summary} | {f.doc.reason} |" for i, f in enumerate(TRACE_FIXUPS.values(), 1)),
+        "",
+        "## Weight fixups (on the exported graph, while its weights are attached), in the order they run",
+        "",
+        "| # | fixup | what it handles | why |",
+        "|---|---|---|---|",
+        *(f"| {i} | `{f.name}` | {f.doc.summary} | {f.doc.reason} |" for i, f in enumerate(WEIGHT_FIXUPS.values(), 1)),
         "",
         "## Graph fixups (on the ONNX model), in the order they run",
         "",

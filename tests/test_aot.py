@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import pipeline
-from pipeline.config import from_mapping
+from pipeline.config_files import from_mapping
 from pipeline.errors import ConfigError
 
 

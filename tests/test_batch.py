@@ -16,7 +16,8 @@ import psutil
 import pytest
 
 from pipeline.batch import _reusable, code_digest, fingerprint, tool_versions
-from pipeline.config import ConversionConfig, load_batch, load_for_model
+from pipeline.config import ConversionConfig
+from pipeline.config_files import load_batch, load_for_model
 from pipeline.errors import ConfigError
 from pipeline.outdir import MARKER
 from tests.conftest import ROOT, run_cli

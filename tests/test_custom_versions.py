@@ -7,13 +7,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pipeline.custom_versions import CUSTOM, live_table
+from custom_ops import claimed_versions
+from pipeline.custom_versions import CUSTOM
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_static_table_matches_the_custom_converters() -> None:
-    assert live_table() == CUSTOM, "run `python -m pipeline.custom_versions` and paste its output into CUSTOM"
+    assert claimed_versions() == CUSTOM, "run `python -m custom_ops` and paste its output into CUSTOM"
 
 
 def test_orchestrator_stages_import_no_torch() -> None:

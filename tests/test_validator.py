@@ -133,7 +133,7 @@ def test_run_errors_fail_the_pair_and_blame_the_first_artifact_that_cannot_run()
 
 
 def test_localize_mode_is_checked(tmp_path: Path) -> None:
-    from pipeline.config import load_for_model
+    from pipeline.config_files import load_for_model
 
     good = tmp_path / "good.yaml"
     good.write_text("localize: always\nedge_inputs: false\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import pipeline
-from pipeline.config import load_batch
+from pipeline.config_files import load_batch
 from tests.checks import assert_converted, fired
 
 ZOO = Path(__file__).resolve().parent.parent / "configs" / "zoo.yaml"

@@ -10,6 +10,8 @@ from pipeline.fixups import (
     bfloat16,
     fold_into_conv,
     fold_shapes,
+    fold_weight_nodes,
+    fuse_conv_affine,
     inline_xla_calls,
     ir_version,
     lower_conditionals,
@@ -17,7 +19,7 @@ from pipeline.fixups import (
     pin_dims,
     transposes,
 )
-from pipeline.fixups.base import Fixup, FixupContext, FixupResult, registry, run_fixups
+from pipeline.fixups.base import Fixup, FixupContext, FixupResult, LazyWeights, registry, run_fixups
 from pipeline.registry import Registry
 
 # Run on the traced TensorFlow function, before the export freezes it for tf2onnx (the
@@ -53,4 +55,26 @@ DEFAULT_FIXUPS: Registry[str, Fixup] = registry(
     ),
 )
 
-__all__ = ["DEFAULT_FIXUPS", "TRACE_FIXUPS", "Fixup", "FixupContext", "FixupResult", "registry", "run_fixups"]
+# Run while the export attaches the weights it kept out of tf2onnx's graph (pipeline.weight_folding):
+# they see the weights as lazily computed tensors (FixupContext.weights) and decline without them.
+WEIGHT_FIXUPS: Registry[str, Fixup] = registry(
+    "weight fixup",
+    (
+        # tf2onnx folds kernel Transposes/Reshapes only for constant kernels; ours are graph inputs
+        fold_weight_nodes.fold_weight_nodes,
+        # likewise the BatchNorm scale and offset after a convolution
+        fuse_conv_affine.fuse_conv_affine,
+    ),
+)
+
+__all__ = [
+    "DEFAULT_FIXUPS",
+    "TRACE_FIXUPS",
+    "WEIGHT_FIXUPS",
+    "Fixup",
+    "FixupContext",
+    "FixupResult",
+    "LazyWeights",
+    "registry",
+    "run_fixups",
+]

@@ -32,6 +32,23 @@ T = TypeVar("T")
 
 
 @dataclass
+class LazyWeights:
+    """The weights a weight fixup rewrites: tensors computed only when they are written.
+
+    While :func:`pipeline.weight_folding.attach` turns the exported graph's weight inputs into
+    initializers, the weight fixups (``WEIGHT_FIXUPS`` in :mod:`pipeline.fixups`) replace nodes
+    by tensors of ``tensors`` (name -> function computing it) instead of computing them at once.
+    """
+
+    tensors: dict[str, Callable[[], np.ndarray]]
+    origin: dict[str, str] = field(default_factory=dict)  # derived tensor -> the weight it comes from
+    base_dir: Path | None = None  # where the model's existing external initializers live
+    shapes: dict[str, list[int]] = field(default_factory=dict)  # static shapes of folded Conv kernels
+    folded: int = 0  # nodes replaced by tensors of ``tensors``
+    fused: int = 0  # Mul/Add nodes merged into a Conv
+
+
+@dataclass
 class FixupContext:
     """What a fixup may know besides the graph."""
 
@@ -40,6 +57,7 @@ class FixupContext:
     # (domain, op_type, since_version) -> a torch converter exists; None: custom_ops + onnx2torch
     supported: Callable[[str, str, int], bool] | None = None
     model_dir: Path | None = None  # the model file's folder: external data is read relative to it
+    weights: LazyWeights | None = None  # only while the exported weights are attached (weight fixups)
 
     def array(self, tensor: onnx.TensorProto) -> np.ndarray:
         """An initializer's value, whether inline or in external data (large weights usually are).

@@ -10,6 +10,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from pipeline.fixups.base import FixupContext, FixupResult, rewrite_copy
+from pipeline.fixups.fuse_conv_affine import per_channel
 from pipeline.onnx_utils import iter_nodes, unique_name
 
 Graph = onnx.GraphProto
@@ -89,14 +90,9 @@ def _conv_and_constant(node: Node, inits: Inits, readers: Counter[str], producer
 
 def _per_channel(value: np.ndarray, conv: Node, inits: Inits) -> np.ndarray | None:
     """The constant as one value per output channel of ``conv``, when it broadcasts that way on NC..."""
-    out_channels = int(inits[conv.input[1]].dims[0])
-    rank = len(inits[conv.input[1]].dims)  # the output's rank, N and C included
-    if value.ndim > rank:
-        return None
-    shape = (1,) * (rank - value.ndim) + value.shape
-    if shape[0] != 1 or any(d != 1 for d in shape[2:]) or shape[1] not in (1, out_channels):
-        return None
-    return np.broadcast_to(value.reshape(-1), (out_channels,)).astype(np.float32)
+    kernel = inits[conv.input[1]].dims  # its rank is the output's, N and C included
+    vector = per_channel(value, len(kernel), int(kernel[0]))
+    return None if vector is None else vector.astype(np.float32)
 
 
 def _fold_affine(

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import getitem
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import onnx
@@ -41,6 +41,15 @@ STAGE = "import"
 Converter = Callable[[Any, OnnxGraph], OperationConverterResult]
 
 
+class ConverterUse(NamedTuple):
+    """Which converter built a node: the op's schema key and the registry it came from."""
+
+    domain: str
+    op_type: str
+    version: int  # the schema's since_version, the key converters are registered under
+    source: str  # "custom_ops" or "onnx2torch"
+
+
 @dataclass
 class ImportResult:
     """The imported module and where each ONNX tensor lives in it."""
@@ -48,6 +57,7 @@ class ImportResult:
     module: fx.GraphModule
     tensor_nodes: dict[str, str] = field(default_factory=dict)  # ONNX tensor -> fx node name
     node_modules: dict[str, str] = field(default_factory=dict)  # ONNX node name -> torch submodule name
+    converters: dict[str, ConverterUse] = field(default_factory=dict)  # ONNX node (unique name) -> whose converter
 
 
 class _StoredTensor(OnnxTensor):
@@ -147,6 +157,7 @@ def import_model(
     model.graph.input.extend(graph_inputs)
     onnx_graph = OnnxGraph(model.graph)
     onnx_graph.opsets = opsets  # type: ignore[attr-defined]  # for control-flow converters' subgraphs
+    onnx_graph.import_model = import_model  # type: ignore[attr-defined]  # and the importer they go through
     base_dir = Path(model_dir) if model_dir is not None else None
     for tensor in model.graph.initializer:
         if external_data.is_external(tensor):
@@ -168,7 +179,7 @@ def import_model(
     for node_key, onnx_node in onnx_graph.nodes.items():
         domain = onnx_node.domain if onnx_node.domain != "ai.onnx" else ""
         opset = opsets.get(domain, opsets.get("", 0))
-        converter, _ = find_converter(domain, onnx_node.operation_type, opset)
+        converter, source = find_converter(domain, onnx_node.operation_type, opset)
         assert converter is not None
         location = Location(
             node=onnx_node.name,
@@ -176,6 +187,7 @@ def import_model(
             opset=since_version(domain, onnx_node.operation_type, opset),
             layer=layer_of(onnx_node.name, layers or []),
         )
+        result.converters[node_key] = ConverterUse(domain, location.op or "", location.opset or opset, source)
         try:
             converted = converter(onnx_node, onnx_graph)
         except NotImplementedError as exc:

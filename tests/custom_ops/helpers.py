@@ -51,37 +51,6 @@ def make_model(
     return model
 
 
-def run_ort(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)
-
-
-def run_torch(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> tuple[torch.nn.Module, list[np.ndarray]]:
-    """Import ``model`` with the pipeline's importer and run it on ``feeds``."""
-    from pipeline.stages.importer import import_model
-
-    module = import_model(model).module
-    with torch.no_grad():
-        out = module(*[torch.from_numpy(v) for v in feeds.values()])
-    out = out if isinstance(out, tuple | list) else (out,)
-    return module, [o.numpy() for o in out]
-
-
-def assert_matches_ort(
-    model: onnx.ModelProto, feeds: dict[str, np.ndarray], rtol: float = 1e-4, atol: float = 1e-5
-) -> torch.nn.Module:
-    """The imported module reproduces ONNX Runtime's outputs; returns the module."""
-    expected = run_ort(model, feeds)
-    module, got = run_torch(model, feeds)
-    assert len(got) == len(expected)
-    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
-        assert g.shape == e.shape, f"output {i}: shape {g.shape} != {e.shape}"
-        np.testing.assert_allclose(g, e, rtol=rtol, atol=atol, err_msg=f"output {i}")
-    return module
-
-
 def assert_exports(module: torch.nn.Module, feeds: dict[str, np.ndarray], batch_axis: dict[str, int]) -> None:
     """``torch.export`` with a dynamic batch works, and the program matches eager at another batch size."""
     batch = torch.export.Dim("batch", min=1, max=1024)

@@ -11,6 +11,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from custom_ops.common import from_numpy, to_numpy
+from tests.onnx_checks import run_ort
 
 
 def node_model(
@@ -66,45 +67,6 @@ def node_model(
     return model, feeds
 
 
-def run_ort(model: onnx.ModelProto, feeds: list[np.ndarray]) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    return [np.asarray(o) for o in session.run(None, dict(zip(names, feeds, strict=True)))]
-
-
-def run_torch(model: onnx.ModelProto, feeds: list[np.ndarray]) -> list[np.ndarray]:
-    from pipeline import onnx_to_torch
-
-    module = onnx_to_torch(model)
-    with torch.no_grad():
-        out = module(*[from_numpy(f) for f in feeds])
-    return [to_numpy(o) for o in (out if isinstance(out, tuple | list) else [out])]
-
-
-def assert_matches_ort(
-    model: onnx.ModelProto, feeds: list[np.ndarray], rtol: float = 1e-4, atol: float = 1e-5
-) -> list[np.ndarray]:
-    """Torch (through ``pipeline.onnx_to_torch``) and ONNX Runtime agree: shapes, dtypes, values."""
-    expected = run_ort(model, feeds)
-    got = run_torch(model, feeds)
-    assert len(got) == len(expected)
-    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
-        assert g.shape == e.shape, (i, g.shape, e.shape)
-        assert g.dtype == e.dtype, (i, g.dtype, e.dtype)
-        if e.dtype.kind in "biu":
-            np.testing.assert_array_equal(g, e, err_msg=f"output {i}")
-        else:
-            with np.errstate(invalid="ignore"):
-                g64, e64 = g.astype(np.float64), e.astype(np.float64)
-            np.testing.assert_allclose(g64, e64, rtol=rtol, atol=atol, err_msg=f"output {i}")
-    return got
-
-
 def assert_exports_with_dynamic_batch(model: onnx.ModelProto, feeds: list[np.ndarray], batch_sizes=(2, 5)) -> None:
     """``torch.export`` of the imported model with dim 0 of every input dynamic, checked against ORT."""
     from torch.export import Dim, export
@@ -139,9 +101,6 @@ def floats(rng: np.random.Generator, *shape: int, dtype: Any = np.float32) -> np
 __all__ = [
     "TensorProto",
     "assert_exports_with_dynamic_batch",
-    "assert_matches_ort",
     "floats",
     "node_model",
-    "run_ort",
-    "run_torch",
 ]

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.custom_ops.node_cases import assert_matches_ort, floats, node_model
+from tests.custom_ops.node_cases import floats, node_model
+from tests.onnx_checks import assert_matches_ort
 
 CASES: list[tuple[str, int, dict[str, Any]]] = [
     ("Celu", 12, {"alpha": 1.5}),
@@ -32,4 +33,5 @@ CASES: list[tuple[str, int, dict[str, Any]]] = [
 @pytest.mark.parametrize("shape", [(5,), (2, 3, 4)])
 def test_activation(rng: np.random.Generator, op: str, opset: int, attrs: dict[str, Any], shape: tuple) -> None:
     model, feeds = node_model(op, [("x", floats(rng, *shape) * 3, False)], opset=opset, **attrs)
-    assert_matches_ort(model, feeds)
+    # Celu-12 stays onnx2torch's: our converter claims Celu-28 only (claimed_versions.UNTESTED)
+    assert_matches_ort(model, feeds, ours=() if op == "Celu" else None)

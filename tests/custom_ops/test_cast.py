@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from tests.custom_ops.node_cases import TensorProto, assert_matches_ort, node_model
+from tests.custom_ops.node_cases import TensorProto, node_model
+from tests.onnx_checks import assert_matches_ort
 
 PAIRS = [
     (np.float32, TensorProto.FLOAT16),

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from onnx import helper, numpy_helper
 
-from tests.custom_ops.node_cases import TensorProto, assert_matches_ort, run_ort, run_torch
+from tests.custom_ops.node_cases import TensorProto
+from tests.onnx_checks import assert_matches_ort, run_ort, run_torch
 
 VALUES: list[tuple[str, Any, int]] = [
     ("value", numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3)), TensorProto.FLOAT),
@@ -32,7 +33,7 @@ def test_constant_attributes(attr: str, value: Any, out_type: int, opset: int) -
     # a Constant feeding Identity, so the graph has an input-free node in the middle
     nodes = [helper.make_node("Constant", [], ["c"], **{attr: value}), helper.make_node("Identity", ["c"], ["y"])]
     model = _model(nodes, [], out_type, opset)
-    expected, got = run_ort(model, []), run_torch(model, [])
+    expected, got = run_ort(model, []), run_torch(model, []).outputs
     np.testing.assert_array_equal(got[0], expected[0])
     assert got[0].dtype == expected[0].dtype
 

@@ -8,7 +8,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from pipeline.errors import UnsupportedError
-from tests.custom_ops.helpers import assert_exports, assert_matches_ort, make_model, run_torch
+from tests.custom_ops.helpers import assert_exports, make_model
+from tests.onnx_checks import assert_matches_ort, run_torch
 
 T, B, H = 5, 3, 4
 
@@ -64,8 +65,8 @@ def _loop_model(data_dependent: bool = False) -> tuple[object, dict[str, np.ndar
 
 def test_loop_runs_as_many_steps_as_its_counters_say() -> None:
     model, feeds = _loop_model()
-    module = assert_matches_ort(model, feeds)
-    _, (_, hs) = run_torch(model, feeds)
+    module = assert_matches_ort(model, feeds, fixups=False).module
+    _, hs = run_torch(model, feeds, fixups=False).outputs
     assert hs.shape == (3, B, H)
     assert_exports(module, feeds, {"X": 1, "h0": 0})
 
@@ -73,7 +74,7 @@ def test_loop_runs_as_many_steps_as_its_counters_say() -> None:
 def test_loop_whose_condition_reads_data_is_refused_with_the_reason() -> None:
     model, feeds = _loop_model(data_dependent=True)
     with pytest.raises(UnsupportedError, match="condition depends on tensor values"):
-        run_torch(model, feeds)
+        run_torch(model, feeds, fixups=False)
 
 
 def _if_model() -> tuple[object, dict[str, np.ndarray]]:
@@ -97,7 +98,7 @@ def _if_model() -> tuple[object, dict[str, np.ndarray]]:
 def test_if_takes_the_branch_the_condition_picks(flag: bool) -> None:
     model, feeds = _if_model()
     feeds = {**feeds, "flag": np.array(flag)}
-    module = assert_matches_ort(model, feeds)
+    module = assert_matches_ort(model, feeds, fixups=False).module
     if flag:  # the exported program keeps both branches: run it with the other condition
         program = torch.export.export(
             module,
@@ -131,6 +132,6 @@ def test_if_on_a_condition_known_at_conversion_keeps_one_branch() -> None:
         else:  # a static shape makes Size constant
             value.type.tensor_type.shape.dim[0].dim_value = B
     feeds = {"x": feeds["x"]}
-    module = assert_matches_ort(model, feeds)
+    module = assert_matches_ort(model, feeds, fixups=False).module
     ifs = [m for m in module.modules() if type(m).__name__ == "OnnxIf"]
     assert ifs and ifs[0].else_branch is None  # B * H elements: the then branch

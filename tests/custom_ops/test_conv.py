@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.custom_ops.node_cases import assert_matches_ort, floats, node_model
+from tests.custom_ops.node_cases import floats, node_model
+from tests.onnx_checks import assert_matches_ort
 
 CONV: list[dict[str, Any]] = [
     {},

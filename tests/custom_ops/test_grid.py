@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.custom_ops.node_cases import assert_matches_ort, floats, node_model
+from tests.custom_ops.node_cases import floats, node_model
+from tests.onnx_checks import assert_matches_ort
 
 
 @pytest.mark.parametrize("mode", ["linear", "nearest", "cubic"])

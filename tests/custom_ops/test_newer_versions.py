@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from custom_ops.newer_versions import BRIDGED
-from tests.custom_ops.node_cases import assert_matches_ort, floats, node_model
+from tests.custom_ops.node_cases import floats, node_model
+from tests.onnx_checks import assert_matches_ort
 
 CASES: list[tuple[str, int, dict[str, Any], tuple[int, ...]]] = [
     ("EyeLike", 22, {"k": 1}, (3, 4)),

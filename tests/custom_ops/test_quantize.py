@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.custom_ops.node_cases import TensorProto, assert_matches_ort, floats, node_model
+from tests.custom_ops.node_cases import TensorProto, floats, node_model
+from tests.onnx_checks import assert_matches_ort
 
 
 @pytest.mark.parametrize("zero_type", [np.uint8, np.int8, None])
@@ -20,7 +21,7 @@ def test_quantize_dequantize(rng: np.random.Generator, zero_type: type | None, p
         opset=13,
         output_type=TensorProto.UINT8 if zero_type in (None, np.uint8) else TensorProto.INT8,
     )
-    q = assert_matches_ort(model, feeds)[0]
+    q = assert_matches_ort(model, feeds).outputs[0]
     model, feeds = node_model(
         "DequantizeLinear",
         [("q", q, False), ("s", scale, True), ("z", zero, True)],

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from onnx import helper, numpy_helper
 
-from tests.custom_ops.helpers import assert_exports, assert_matches_ort, make_model, run_ort, run_torch
+from tests.custom_ops.helpers import assert_exports, make_model
+from tests.onnx_checks import assert_matches_ort, run_ort, run_torch
 
 T, B, IN, H = 5, 3, 4, 6
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -70,7 +71,7 @@ def _case(
 def test_fast_path_matches_onnxruntime(op: str, direction: str) -> None:
     attrs = {"linear_before_reset": 1} if op == "GRU" else {}
     model, feeds, batch_axis = _case(op, direction, initial=True, outputs=3 if op == "LSTM" else 2, **attrs)
-    module = assert_matches_ort(model, feeds)
+    module = assert_matches_ort(model, feeds, fixups=False).module
     assert "TorchRecurrent" in {type(m).__name__ for m in module.modules()}
     if direction == "bidirectional":  # (export is slow; one direction case per op is enough)
         assert_exports(module, feeds, batch_axis)
@@ -96,7 +97,8 @@ def test_batchwise_layout(op: str, fast: bool) -> None:
         initializers={i.name: numpy_helper.to_array(i) for i in reference.graph.initializer},
         batch_axis={k: 0 for k in batchwise},
     )
-    module, got = run_torch(model, batchwise)
+    imported = run_torch(model, batchwise, fixups=False)
+    module, got = imported.module, imported.outputs
     np.testing.assert_allclose(got[0], expected[0].transpose(2, 0, 1, 3), rtol=1e-4, atol=1e-5)
     for g, e in zip(got[1:], expected[1:], strict=True):
         np.testing.assert_allclose(g, e.swapaxes(0, 1), rtol=1e-4, atol=1e-5)
@@ -108,7 +110,7 @@ def test_batchwise_layout(op: str, fast: bool) -> None:
 @pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
 def test_sequence_lens_matches_onnxruntime(op: str, direction: str) -> None:
     model, feeds, batch_axis = _case(op, direction, seq_lens=True, initial=True)
-    module = assert_matches_ort(model, feeds)
+    module = assert_matches_ort(model, feeds, fixups=False).module
     assert "OnnxRecurrent" in {type(m).__name__ for m in module.modules()}
     if direction == "bidirectional":
         assert_exports(module, feeds, batch_axis)
@@ -132,12 +134,12 @@ def test_sequence_lens_matches_onnxruntime(op: str, direction: str) -> None:
 )
 def test_general_path_options(op: str, direction: str, attrs: dict[str, object]) -> None:
     model, feeds, _ = _case(op, direction, **attrs)
-    assert_matches_ort(model, feeds)
+    assert_matches_ort(model, feeds, fixups=False)
 
 
 def test_lstm_peepholes_and_weights_at_run_time() -> None:
     model, feeds, _ = _case("LSTM", "bidirectional", initial=True, peepholes=True, outputs=3)
-    assert_matches_ort(model, feeds)
+    assert_matches_ort(model, feeds, fixups=False)
     model, feeds, batch_axis = _case("GRU", "forward", weights_as_inputs=True, outputs=1)
-    module = assert_matches_ort(model, feeds)
+    module = assert_matches_ort(model, feeds, fixups=False).module
     assert_exports(module, feeds, batch_axis)

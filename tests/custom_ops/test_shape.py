@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.custom_ops.node_cases import TensorProto, assert_matches_ort, floats, node_model
+from tests.custom_ops.node_cases import TensorProto, floats, node_model
+from tests.onnx_checks import assert_matches_ort
 
 
 @pytest.mark.parametrize(("start", "end"), [(None, None), (1, None), (-1, None), (0, -1), (1, 2), (-10, 10), (3, 1)])

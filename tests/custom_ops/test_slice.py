@@ -7,13 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from tests.custom_ops.node_cases import (
-    assert_exports_with_dynamic_batch,
-    assert_matches_ort,
-    floats,
-    node_model,
-    run_torch,
-)
+from tests.custom_ops.node_cases import assert_exports_with_dynamic_batch, floats, node_model
+from tests.onnx_checks import assert_matches_ort, run_torch
 
 CASES = [
     ([0, 1], [2, 3], [0, 1], [1, 1]),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.custom_ops.node_cases import TensorProto, assert_matches_ort, node_model
+from tests.custom_ops.node_cases import TensorProto, node_model
+from tests.onnx_checks import assert_matches_ort
 
 POOL = [2, 3, 5, 4, 5, 6, 7, 8, 6, 7]  # unigrams 2 3 5 4, bigrams (5 6) (7 8) (6 7)
 COUNTS = [0, 4]

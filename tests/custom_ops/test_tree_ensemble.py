@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from onnx import numpy_helper
 
-from tests.custom_ops.node_cases import TensorProto, assert_matches_ort, node_model
+from tests.custom_ops.node_cases import TensorProto, node_model
+from tests.onnx_checks import assert_matches_ort
 
 ML = "ai.onnx.ml"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.custom_ops.node_cases import TensorProto, assert_matches_ort, node_model
+from tests.custom_ops.node_cases import TensorProto, node_model
+from tests.onnx_checks import assert_matches_ort
 
 DOMAINS = {
     "Acos": (-0.9, 0.9),

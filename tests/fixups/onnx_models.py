@@ -9,6 +9,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from pipeline.fixups import FixupContext
+from tests.onnx_checks import run_ort
 
 
 def model(
@@ -35,13 +36,6 @@ def model(
     return made
 
 
-def ort_outputs(m: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)
-
-
 def apply(fn: Any, m: onnx.ModelProto, context: FixupContext | None = None) -> tuple[onnx.ModelProto, list[str]]:
     """Run one fixup; it must leave ``m`` as it was, and its result must pass the ONNX checker."""
     before = m.SerializeToString(deterministic=True)
@@ -53,6 +47,6 @@ def apply(fn: Any, m: onnx.ModelProto, context: FixupContext | None = None) -> t
 
 
 def assert_same_outputs(before: onnx.ModelProto, after: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> None:
-    for a, b in zip(ort_outputs(before, feeds), ort_outputs(after, feeds), strict=True):
+    for a, b in zip(run_ort(before, feeds), run_ort(after, feeds), strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)

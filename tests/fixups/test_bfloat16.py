@@ -7,7 +7,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from pipeline.fixups.bfloat16 import emulate_bfloat16
-from tests.fixups.onnx_models import apply, ort_outputs
+from tests.fixups.onnx_models import apply
+from tests.onnx_checks import run_ort
 
 
 def _bfloat16(values: np.ndarray) -> np.ndarray:
@@ -46,7 +47,7 @@ def test_fires_and_computes_as_bfloat16() -> None:
     assert all(i.data_type != TensorProto.BFLOAT16 for i in after.graph.initializer)
     assert numpy_helper.to_array(next(i for i in after.graph.initializer if i.name == "w")).dtype == np.float32
     x = np.random.default_rng(1).normal(size=(3, 8)).astype(np.float32)
-    (got,) = ort_outputs(after, {"x": x})
+    (got,) = run_ort(after, {"x": x})
     expected = np.maximum(_bfloat16(_bfloat16(x) @ weight), 0)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 

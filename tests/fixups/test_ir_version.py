@@ -9,7 +9,8 @@ from onnx.reference import ReferenceEvaluator
 
 from pipeline.fixups.ir_version import cap_ir_version
 from pipeline.onnx_utils import MAX_ORT_IR_VERSION
-from tests.fixups.onnx_models import apply, model, ort_outputs
+from tests.fixups.onnx_models import apply, model
+from tests.onnx_checks import run_ort
 
 
 def _relu(ir_version: int) -> object:
@@ -28,7 +29,7 @@ def test_fires_above_what_onnxruntime_loads() -> None:
     assert changes == [f"IR version {MAX_ORT_IR_VERSION + 1} -> {MAX_ORT_IR_VERSION}"]
     x = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
     expected = ReferenceEvaluator(before).run(None, {"x": x})[0]  # what the model meant, before the fix
-    np.testing.assert_array_equal(ort_outputs(after, {"x": x})[0], expected)
+    np.testing.assert_array_equal(run_ort(after, {"x": x})[0], expected)
 
 
 def test_declines_at_a_version_onnxruntime_loads() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import from_mapping
+from pipeline.config_files import from_mapping
 from pipeline.conversion import Conversion
 from pipeline.sources import Source, SourceKind
 from pipeline.stages.validate import PairResult

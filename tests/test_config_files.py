@@ -1,4 +1,4 @@
-"""Config files: size cap, names from the command line, files that are not batch files, refused entry names."""
+"""Config files: size cap, names from the command line, files that are not batch files, refused names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import MAX_CONFIG_BYTES, check_name, load_batch, load_for_model
+from pipeline.config import MAX_CONFIG_BYTES, check_name
+from pipeline.config_files import load_batch, load_for_model
 from pipeline.errors import ConfigError
 
 
