@@ -138,6 +138,7 @@ TESTED_BY: dict[tuple[str, str, int], str] = {
     ): "tests/custom_ops/test_losses.py::test_loss[shape0-1-False-mean-NegativeLogLikelihoodLoss]",
     ("", "NonMaxSuppression", 11): "tests/custom_ops/test_nms.py::test_nms[0.3-False-0]",
     ("", "NonZero", 13): "tests/custom_ops/test_nonzero.py::test_nonzero[shape0]",
+    ("", "OneHot", 11): "tests/custom_ops/test_one_hot.py::test_one_hot[values0-1--1]",
     ("", "Pad", 19): "tests/custom_ops/test_pad.py::test_pad[None-False-constant]",
     ("", "Pow", 15): "tests/custom_ops/test_binary.py::test_pow_keeps_the_base_type[float32-float32]",
     ("", "QLinearConv", 10): "tests/custom_ops/test_quantize.py::test_qlinear_conv_and_conv_integer",
