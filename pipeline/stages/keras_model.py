@@ -16,6 +16,7 @@ from pipeline.errors import InputSpecError
 from pipeline.sources import Source
 from pipeline.stages.id_ranges import lookup_vocabulary
 from pipeline.stages.loaded import STAGE, LoadedModel, dtype_name, input_spec
+from pipeline.stages.string_inputs import refuse_string_input
 from pipeline.stages.value_ranges import input_consumers, pad_value, spec_name, value_range
 
 
@@ -42,6 +43,7 @@ def from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedMo
         name = spec_name(tensor)
         dtype = dtype_name(tensor.dtype)
         shape = [None if d is None else int(d) for d in tensor.shape]
+        refuse_string_input(name, dtype, consumers.get(name, []), STAGE)  # torch has no strings
         low, high, reason = value_range(name, dtype, consumers.get(name, []), source, model)
         spec = input_spec(name, shape, dtype, low, high, reason)
         keys = lookup_vocabulary(consumers.get(name, []))  # ids drawn mostly from a lookup layer's keys
