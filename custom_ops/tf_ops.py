@@ -8,7 +8,7 @@ a TF handler or an ONNX function must be listed here; a test checks it against t
 
 from __future__ import annotations
 
-from custom_ops import bucketize, erfc, euclidean_norm, floor_mod, lookup_table
+from custom_ops import bucketize, erfc, euclidean_norm, floor_mod, lookup_table, tf_one_hot
 from custom_ops.base import CustomOp
 
 TF_OPS: tuple[CustomOp, ...] = (
@@ -17,4 +17,5 @@ TF_OPS: tuple[CustomOp, ...] = (
     euclidean_norm.OP,
     floor_mod.OP,
     lookup_table.OP,
+    tf_one_hot.OP,
 )
