@@ -53,6 +53,7 @@ from pipeline.errors import ConfigError, OutputFolderError, PipelineError, UserE
 from pipeline.helpers import process_running, tail
 from pipeline.progress import ENV as STAGE_ENV
 from pipeline.progress import BatchProgress, read
+from pipeline.stages.custom_objects import module_files
 from pipeline.worker import Task, WorkerLimits, kill_tree, over_limits, tree_rss
 
 STATUSES = ("passed", "failed", "error")
@@ -257,6 +258,7 @@ def fingerprint(config: ConversionConfig, code: str, versions: dict[str, str]) -
         "source": _source_state(config.source, config.base_dir),
         "inputs_file": _path_state(Path(config.base_dir or ".", config.inputs_file)) if config.inputs_file else None,
         "custom_objects": [_source_state(spec, None) for spec in config.custom_objects],
+        "custom_object_files": {ref: _path_state(Path(f)) for ref, f in module_files(config).items() if f},
         "versions": versions,
         "code": code,
     }

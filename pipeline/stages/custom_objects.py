@@ -83,6 +83,22 @@ def local_module_file(module_name: str, folders: list[Path]) -> Path | None:
     return None
 
 
+def module_files(config: ConversionConfig) -> dict[str, str | None]:
+    """Entry -> the file beside the config or the model its module comes from (None: the import path's).
+
+    What a batch result depends on besides the model file: editing ``my_layers.py`` makes it stale.
+    """
+    source = Path(config.source) if config.source else None
+    if source is not None and not source.is_absolute() and config.base_dir:
+        source = Path(config.base_dir) / source
+    folders = search_folders(config, str(source) if source is not None and source.exists() else None)
+    files: dict[str, str | None] = {}
+    for ref in config.custom_objects:
+        found = local_module_file(ref.split(":", 1)[0], folders)
+        files[ref] = str(found) if found is not None else None
+    return files
+
+
 @contextmanager
 def _first_on_path(folder: Path) -> Iterator[None]:
     saved = list(sys.path)
@@ -195,8 +211,7 @@ def missing_class_error(path: str, model_config: Any, config: ConversionConfig, 
         hint += " (a class defined in a script: move it into a module file such as my_layers.py there)"
     return UnsafeModelError(
         f"{path} needs custom classes that are not available"
-        + (f": {listed}" if listed else "")
-        + (f" ({detail})" if detail else ""),
+        + (f": {listed}" if listed else f" ({detail})"),  # Keras' own text only when the config named none
         stage=STAGE,
         hint=hint,
     )

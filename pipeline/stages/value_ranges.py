@@ -96,7 +96,7 @@ def reached_layers(model: Any, input_name: str) -> list[tuple[Any, list[str]]]:
     while queue:
         tensor, path = queue.pop(0)
         for layer, node in readers.get(id(tensor), []):
-            if type(layer).__name__ not in PASS_THROUGH:
+            if not passes_through(layer):
                 if all(layer is not known for known, _ in reached):
                     reached.append((layer, path))
                 continue
@@ -105,6 +105,18 @@ def reached_layers(model: Any, input_name: str) -> list[tuple[Any, list[str]]]:
                     seen.add(id(out))
                     queue.append((out, [*path, str(layer.name)]))
     return reached
+
+
+def passes_through(layer: Any) -> bool:
+    """Whether ``layer`` keeps its input's range: a :data:`PASS_THROUGH` layer, or a nested model of them only.
+
+    The Keras tutorials' ``data_augmentation = Sequential([RandomFlip(), RandomRotation(0.1)])``
+    in front of ``Rescaling`` is a nested model made of such layers.
+    """
+    if type(layer).__name__ in PASS_THROUGH:
+        return True
+    inner = [sub for sub in getattr(layer, "layers", None) or [] if type(sub).__name__ != "InputLayer"]
+    return bool(inner) and hasattr(layer, "inputs") and all(passes_through(sub) for sub in inner)
 
 
 def _as_list(tensors: Any) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from pipeline.config import ConversionConfig
 from pipeline.config_files import load_for_model
 from pipeline.errors import UnsafeModelError, UserError
 from pipeline.sources import Source, SourceKind
-from pipeline.stages.custom_objects import local_module_file
+from pipeline.stages.custom_objects import local_module_file, module_files, search_folders
 from pipeline.stages.load import load_model
 from tests.conftest import ROOT, run_cli
 
@@ -72,10 +73,11 @@ def test_missing_class_is_named_with_the_config_lines_that_load_it(project: Path
     assert "allow_custom_objects: true" in error.hint and MODULE not in sys.modules
 
 
-def test_module_beside_the_config_file_loads_and_leaves_sys_path_alone(project: Path, tmp_path: Path) -> None:
+def test_module_beside_the_config_file_wins_and_sys_path_is_left_alone(project: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy(project / "model.keras", models / "model.keras")  # the model elsewhere: only the config's folder has it
+    shutil.copy(project / "model.keras", models / "model.keras")
+    (models / f"{MODULE}.py").write_text("raise ImportError('the copy beside the model must not win')\n")
     config_file = project / "convert.yaml"
     config_file.write_text(f"allow_custom_objects: true\ncustom_objects: ['{MODULE}:Scale']\n")
     path_before = list(sys.path)
@@ -83,7 +85,11 @@ def test_module_beside_the_config_file_loads_and_leaves_sys_path_alone(project: 
         loaded = _load(models / "model.keras", load_for_model(config_file, None))
         assert sys.path == path_before
         assert Path(sys.modules[MODULE].__file__ or "").parent == project.resolve()
-        assert local_module_file(MODULE, [models, project.resolve()]) == project.resolve() / f"{MODULE}.py"
+        folders = search_folders(load_for_model(config_file, None), str(models / "model.keras"))
+        assert folders == [project.resolve(), models.resolve()]
+        assert local_module_file(MODULE, folders) == project.resolve() / f"{MODULE}.py"
+        with_source = replace(load_for_model(config_file, None), source=str(models / "model.keras"))
+        assert module_files(with_source) == {f"{MODULE}:Scale": str(project.resolve() / f"{MODULE}.py")}
         out = loaded.function(np.ones((1, 3), np.float32))[0].numpy()  # type: ignore[attr-defined]
         dense = loaded.keras_model.get_layer("dense")  # type: ignore[attr-defined]
         assert np.allclose(out, 3.0 * dense(np.ones((1, 3), np.float32)).numpy(), atol=1e-6)
@@ -98,6 +104,19 @@ def test_module_beside_the_model_loads_without_a_config_file(project: Path) -> N
         assert "scale" in loaded.layers  # type: ignore[attr-defined]
     finally:
         sys.modules.pop(MODULE, None)
+
+
+def test_a_batch_result_is_stale_once_the_module_beside_the_config_changes(project: Path, tmp_path: Path) -> None:
+    from pipeline.batch import fingerprint
+
+    folder = tmp_path / "batch"
+    shutil.copytree(project, folder)
+    config = ConversionConfig(
+        source="model.keras", base_dir=str(folder), allow_custom_objects=True, custom_objects=(f"{MODULE}:Scale",)
+    )
+    before = fingerprint(config, "code", {})
+    (folder / f"{MODULE}.py").write_text(LAYER_CODE + "\n# edited\n")
+    assert fingerprint(config, "code", {}) != before
 
 
 def test_entry_that_is_nowhere_names_where_it_was_looked_for(project: Path, tmp_path: Path) -> None:

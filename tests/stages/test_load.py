@@ -19,11 +19,11 @@ def test_keras_model_object_keeps_names_ranges_and_a_logits_function() -> None:
     assert specs["tokens"].high > 10 and "Embedding" in specs["tokens"].range_reason
     assert loaded.outputs and loaded.logits_function is not None and loaded.layers
     outputs = loaded.function(*[np.zeros(s.concrete_shape(2), s.dtype) for s in loaded.inputs])
-    assert [tuple(o.shape)[0] for o in outputs] == [2] * len(loaded.outputs)
+    assert [int(o.shape[0]) for o in outputs] == [2] * len(loaded.outputs)
 
 
 def test_objects_that_are_not_models_and_bad_callables_are_the_users_error() -> None:
-    with pytest.raises(NotAModelError, match="not a Keras model or a tf.Module"):
+    with pytest.raises(NotAModelError, match=r"not a Keras model or a tf\.Module"):
         load_model(Source(SourceKind.OBJECT, "0"), ConversionConfig(), object())
     with pytest.raises(UserError, match="cannot import"):
         load_model(Source(SourceKind.CALLABLE, "k2t_no_such_module:build"), ConversionConfig())

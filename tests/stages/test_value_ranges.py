@@ -32,6 +32,10 @@ def test_rescaling_after_resizing_still_means_raw_pixels(keras: Any) -> None:
     low, high, reason = _range(model, "image")
     assert (low, high) == (0.0, 255.0) and "'rescale' after 'resize'" in reason
     assert [layer.name for layer, _ in reached_layers(model, "image")] == ["rescale"]
+    # the tutorials' augmentation block, a nested Sequential, in front of Rescaling
+    augment = keras.Sequential([keras.layers.RandomFlip(), keras.layers.RandomRotation(0.1)], name="augment")
+    tutorial = keras.Model(image, keras.layers.Rescaling(1 / 255.0, name="rescale")(augment(image)))
+    assert _range(tutorial, "image")[:2] == (0.0, 255.0)
 
 
 def test_normalization_after_a_reshape_gives_its_spread(keras: Any) -> None:
@@ -80,3 +84,17 @@ def test_pad_values_of_masking_and_mask_zero_layers(keras: Any) -> None:
     ids = keras.Input((6,), dtype="int32", name="ids")
     assert pad_value(keras.Model(ids, _Tokens.build(keras, 9, mask_zero=True)(ids)), "ids") == 0.0
     assert pad_value(keras.Model(ids, _Tokens.build(keras, 9)(ids)), "ids") is None
+
+
+@pytest.mark.slow
+def test_a_conversion_feeds_raw_pixels_to_rescaling_behind_resizing(keras: Any, tmp_path: Any) -> None:
+    import pipeline
+    from tests.checks import assert_converted
+
+    image = keras.Input((24, 24, 3), name="image")
+    x = keras.layers.Rescaling(1 / 255.0, name="rescale")(keras.layers.Resizing(12, 12, name="resize")(image))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="conv")(x))
+    result = pipeline.convert(keras.Model(image, keras.layers.Dense(3, name="head")(x)), tmp_path / "out")
+    assert_converted(result)
+    random = next(s for s in result.report["input_sets"] if s["name"] == "random")["inputs"]["image"]
+    assert random["max"] > 200.0 and random["min"] >= 0.0
