@@ -69,6 +69,7 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
     import tf2onnx
 
     from custom_ops import attach_functions, tf2onnx_handlers
+    from custom_ops.lookup_table import annotate_tables
     from pipeline.fixups import TRACE_FIXUPS, run_fixups
     from pipeline.fixups.trace import KIND, STAGE
     from pipeline.stages.random_layers import refusal
@@ -99,6 +100,7 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
     handlers, extra_opsets = tf2onnx_handlers()
     try:
         frozen = freeze(concrete, WEIGHT_MIN_ELEMENTS)
+        annotate_tables(frozen.graph_def, concrete)  # lookup tables' contents, for their tf2onnx handler
         model = _convert(frozen, concrete.name, opset, dict(handlers.items()), extra_opsets)
     except Exception as exc:
         log = "\n".join(collector.messages[-20:])
