@@ -9,6 +9,7 @@ and to ``Shape`` nodes, and returns one :class:`Dim` per element.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,3 +115,45 @@ def references(dims: list[Dim]) -> list[str]:
 def build(dims: list[Dim], refs: list[str], tensors: tuple[torch.Tensor, ...]) -> list[Any]:
     """The shape as Python ints and symbolic sizes, reading ``tensors`` (ordered as ``refs``)."""
     return [d.value if d.tensor is None else tensors[refs.index(d.tensor)].shape[d.axis] for d in dims]
+
+
+def shaped_result(
+    node: Any,
+    graph: Any,
+    index: int,
+    module_of: Callable[[list[Dim], list[str]], torch.nn.Module],
+    data_inputs: Sequence[str],
+) -> Any | None:
+    """The converter result for a shape input ``index`` built from other tensors' sizes, else None.
+
+    The module is ``module_of(dims, refs)``; it takes ``data_inputs`` and then the tensors whose
+    sizes the shape reads (``refs``), so torch.export sees those sizes as symbols.
+    """
+    from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
+
+    dims = shape_expression(node, graph, index)
+    if dims is None:
+        return None
+    refs = references(dims)
+    return OperationConverterResult(
+        torch_module=module_of(dims, refs),
+        onnx_mapping=OnnxMapping(inputs=(*data_inputs, *refs), outputs=node.output_values),
+    )
+
+
+def shape_input_converter(
+    static: Callable[[list[int] | None], torch.nn.Module],
+    shaped: Callable[[list[Dim], list[str]], torch.nn.Module],
+) -> Callable[[Any, Any], Any]:
+    """The converter of an op ``(x, shape)``: ``static(values)`` for a constant shape, ``shaped`` for
+    one built from other tensors' sizes, ``static(None)`` (read in ``forward``) otherwise."""
+    from custom_ops.common import const_ints, result
+
+    def convert(node: Any, graph: Any) -> Any:
+        values = const_ints(node, graph, 1)
+        if values is not None:
+            return result(static(values), node, (0,))
+        built = shaped_result(node, graph, 1, shaped, node.input_values[:1])
+        return built if built is not None else result(static(None), node)
+
+    return convert

@@ -78,16 +78,8 @@ def _constant_of_shape(node: Any, graph: Any) -> Any:
     shape = const_ints(node, graph, 0)
     if shape is not None:
         return result(OnnxConstant(fill.expand(shape).clone()), node, ())
-    dims = _shapes.shape_expression(node, graph, 0)
-    if dims is not None:
-        from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
-
-        refs = _shapes.references(dims)
-        return OperationConverterResult(
-            torch_module=OnnxConstantOfShapeShaped(dims, refs, fill),
-            onnx_mapping=OnnxMapping(inputs=tuple(refs), outputs=node.output_values),
-        )
-    return result(OnnxConstant(None, fill), node)
+    shaped = _shapes.shaped_result(node, graph, 0, lambda dims, refs: OnnxConstantOfShapeShaped(dims, refs, fill), ())
+    return shaped if shaped is not None else result(OnnxConstant(None, fill), node)
 
 
 OP = CustomOp.define(

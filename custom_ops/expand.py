@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from custom_ops import _shapes
 from custom_ops.base import CustomOp
-from custom_ops.common import const_ints, converters, result
+from custom_ops.common import converters
 
 
 class OnnxExpand(nn.Module):
@@ -54,20 +52,6 @@ class OnnxExpandShaped(nn.Module):
         return x.expand(target) if rank == x.dim() else x.reshape(current).expand(target)
 
 
-def _convert(node: Any, graph: Any) -> Any:
-    from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
-
-    shape = const_ints(node, graph, 1)
-    if shape is not None:
-        return result(OnnxExpand(shape), node, (0,))
-    dims = _shapes.shape_expression(node, graph, 1)
-    if dims is None:
-        return result(OnnxExpand(None), node)
-    refs = _shapes.references(dims)
-    return OperationConverterResult(
-        torch_module=OnnxExpandShaped(dims, refs),
-        onnx_mapping=OnnxMapping(inputs=(node.input_values[0], *refs), outputs=node.output_values),
-    )
-
+_convert = _shapes.shape_input_converter(OnnxExpand, OnnxExpandShaped)
 
 OP = CustomOp.define(OnnxExpand, name="Expand", torch=converters(("Expand",), _convert))

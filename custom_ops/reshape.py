@@ -66,19 +66,16 @@ class OnnxReshapeShaped(nn.Module):
 
 
 def _convert(node: Any, graph: Any) -> Any:
-    from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
+    from onnx2torch.utils.common import OperationConverterResult
 
     allowzero = bool(node.attributes.get("allowzero", 0))
     shape = constant_input(node, graph, 1)
     if shape is None:
-        dims = _shapes.shape_expression(node, graph, 1)
-        if dims is not None:
-            refs = _shapes.references(dims)
-            inputs = (node.input_values[0], *refs)
-            return OperationConverterResult(
-                torch_module=OnnxReshapeShaped(dims, refs, allowzero),
-                onnx_mapping=OnnxMapping(inputs=inputs, outputs=node.output_values),
-            )
+        shaped = _shapes.shaped_result(
+            node, graph, 1, lambda dims, refs: OnnxReshapeShaped(dims, refs, allowzero), node.input_values[:1]
+        )
+        if shaped is not None:
+            return shaped
         return OperationConverterResult(torch_module=OnnxReshapeDynamic(allowzero), onnx_mapping=mapping(node))
     dims = [int(d) for d in shape.reshape(-1)]
     return OperationConverterResult(torch_module=OnnxReshapeStatic(dims, allowzero), onnx_mapping=mapping(node, (0,)))

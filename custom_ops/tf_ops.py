@@ -8,10 +8,14 @@ a TF handler or an ONNX function must be listed here; a test checks it against t
 
 from __future__ import annotations
 
-from custom_ops import erfc, euclidean_norm
+from custom_ops import bucketize, erfc, euclidean_norm, floor_mod, lookup_table, tf_one_hot
 from custom_ops.base import CustomOp
 
 TF_OPS: tuple[CustomOp, ...] = (
+    bucketize.OP,
     erfc.OP,
     euclidean_norm.OP,
+    floor_mod.OP,
+    lookup_table.OP,
+    tf_one_hot.OP,
 )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from custom_ops import _shapes
 from custom_ops.base import CustomOp
-from custom_ops.common import const_ints, converters, result
+from custom_ops.common import converters
 
 
 class OnnxTileStatic(nn.Module):
@@ -45,20 +43,6 @@ class OnnxTileShaped(nn.Module):
         return x.repeat(_shapes.build(self.dims, self.refs, sized))
 
 
-def _convert(node: Any, graph: Any) -> Any:
-    from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
-
-    repeats = const_ints(node, graph, 1)
-    if repeats is not None:
-        return result(OnnxTileStatic(repeats), node, (0,))
-    dims = _shapes.shape_expression(node, graph, 1)
-    if dims is None:
-        return result(OnnxTileStatic(None), node)
-    refs = _shapes.references(dims)
-    return OperationConverterResult(
-        torch_module=OnnxTileShaped(dims, refs),
-        onnx_mapping=OnnxMapping(inputs=(node.input_values[0], *refs), outputs=node.output_values),
-    )
-
+_convert = _shapes.shape_input_converter(OnnxTileStatic, OnnxTileShaped)
 
 OP = CustomOp.define(OnnxTileStatic, name="Tile", torch=converters(("Tile",), _convert))

@@ -99,6 +99,7 @@ CUSTOM: dict[tuple[str, str], tuple[int, ...]] = {
     ("", "NegativeLogLikelihoodLoss"): (12, 13, 22),
     ("", "NonMaxSuppression"): (10, 11),
     ("", "NonZero"): (9, 13),
+    ("", "OneHot"): (11,),
     ("", "Pad"): (2, 11, 13, 18, 19, 21, 23, 24, 25),
     ("", "Pow"): (7, 12, 13, 15),
     ("", "QLinearConv"): (10,),

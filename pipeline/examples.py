@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def seed_cnn(library: Any = None) -> Any:
-    """The seed CNN; ``library`` is ``keras`` (default) or ``tf_keras`` for a Keras 2 model."""
+def seed_cnn(library: Any = None, kernel_regularizer: Any = None) -> Any:
+    """The seed CNN; ``library`` is ``keras`` (default) or ``tf_keras`` for a Keras 2 model.
+
+    ``kernel_regularizer`` goes to the classifier (the training demo's L2 term).
+    """
     if library is None:
         import keras as library
     library.utils.set_random_seed(0)
@@ -25,7 +28,7 @@ def seed_cnn(library: Any = None) -> Any:
             layers.Conv2D(64, (3, 3), activation="relu", name="conv2"),
             layers.MaxPooling2D((2, 2), name="pool2"),
             layers.Flatten(name="flatten"),
-            layers.Dense(10, activation="softmax", name="predictions"),
+            layers.Dense(10, activation="softmax", kernel_regularizer=kernel_regularizer, name="predictions"),
         ],
         name="seed_cnn",
     )

@@ -37,6 +37,7 @@ from pipeline.config import ConversionConfig, default_name
 from pipeline.context import Workspace
 from pipeline.conversion import MODEL_OBJECTS, Conversion, ConversionResult
 from pipeline.errors import InternalError, PipelineError, SourceNotFoundError, UserError
+from pipeline.locate import complete_for
 from pipeline.publish import publish, staging_dir
 from pipeline.sources import Source, SourceKind, classify
 from pipeline.stages.onnx_side import fixups_stage, onnx_source_stage, onnxruntime_stage
@@ -198,7 +199,7 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             validate_stage(conv)  # 6. three-way comparison
             training.join(conv)  # 7. gradients and one optimizer step vs TensorFlow (pipeline/training)
     except PipelineError as exc:
-        conv.error = exc
+        conv.error = complete_for(conv, exc)  # node, op and Keras layer named from the graph
     except KeyboardInterrupt:
         tensorflow.thread = training.thread = None  # not waited for: its worker dies with this process
         ahead.wait_all(ws, join=False)

@@ -20,6 +20,7 @@ from pipeline import input_padding as padding
 from pipeline.config import ConversionConfig, InputOverride
 from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError
+from pipeline.input_vocabulary import with_known_values
 
 InputSets = dict[str, dict[str, np.ndarray]]
 
@@ -176,7 +177,7 @@ def generate(spec: TensorSpec, batch: int, rng: np.random.Generator) -> np.ndarr
         low, high = int(np.ceil(spec.low)), int(np.floor(spec.high))
         if high <= low:
             high = low + 1
-        return rng.integers(low, high, size=shape).astype(dtype)
+        return with_known_values(rng.integers(low, high, size=shape).astype(dtype), spec, rng)
     return rng.uniform(spec.low, spec.high, size=shape).astype(dtype)
 
 

@@ -182,19 +182,27 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _stage_rows(
+    results: dict[str, dict[str, list[dict[str, Any]]]], kind: str, label: str, absent: float, width: int
+) -> None:
+    """The header, status and per-stage median rows of ``kind`` (``pipeline`` or ``baseline``) runs."""
+    keys = list(results)
+    print(f"{'':<28}" + "".join(f"{k:>{width}}" for k in keys))
+    print(f"{'status':<28}" + "".join(f"{results[k][kind][0]['status']:>{width}}" for k in keys))
+    names: list[str] = []
+    for k in keys:
+        for run in results[k][kind]:
+            names += [s for s in run.get("stages", {}) if s not in names]
+    for name in names:
+        cells = [_median([r.get("stages", {}).get(name, absent) for r in results[k][kind]]) for k in keys]
+        print(f"{label + name:<28}" + "".join(f"{c:>{width}.2f}" for c in cells))
+
+
 def print_tables(results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
     keys = list(results)
     width = 16
     print("\npipeline (`python -m pipeline convert`, default settings), seconds")
-    print(f"{'':<28}" + "".join(f"{k:>{width}}" for k in keys))
-    print(f"{'status':<28}" + "".join(f"{results[k]['pipeline'][0]['status']:>{width}}" for k in keys))
-    stage_names: list[str] = []
-    for k in keys:
-        for run in results[k]["pipeline"]:
-            stage_names += [s for s in run["stages"] if s not in stage_names]
-    for name in stage_names:
-        cells = [_median([r["stages"].get(name, 0.0) for r in results[k]["pipeline"]]) for k in keys]
-        print(f"{'  stage ' + name:<28}" + "".join(f"{c:>{width}.2f}" for c in cells))
+    _stage_rows(results, "pipeline", "  stage ", 0.0, width)
     for worker in WORKER_STAGES:
         cells = [_median([r["startups"].get(worker, float("nan")) for r in results[k]["pipeline"]]) for k in keys]
         print(f"{'  start-up ' + worker:<28}" + "".join(f"{c:>{width}.2f}" for c in cells))
@@ -204,15 +212,7 @@ def print_tables(results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
     print(f"{'end to end':<28}" + "".join(f"{c:>{width}.2f}" for c in walls))
 
     print("\nbaseline (tf2onnx, then onnx2torch + one forward; no validation, no .pt2), seconds")
-    print(f"{'':<28}" + "".join(f"{k:>{width}}" for k in keys))
-    print(f"{'status':<28}" + "".join(f"{results[k]['baseline'][0]['status']:>{width}}" for k in keys))
-    names: list[str] = []
-    for k in keys:
-        for run in results[k]["baseline"]:
-            names += [s for s in run.get("stages", {}) if s not in names]
-    for name in names:
-        cells = [_median([r.get("stages", {}).get(name, float("nan")) for r in results[k]["baseline"]]) for k in keys]
-        print(f"{'  ' + name:<28}" + "".join(f"{c:>{width}.2f}" for c in cells))
+    _stage_rows(results, "baseline", "  ", float("nan"), width)
     base = [_median([r["wall"] for r in results[k]["baseline"]]) for k in keys]
     print(f"{'end to end':<28}" + "".join(f"{c:>{width}.2f}" for c in base))
     print(f"\n{'pipeline / baseline':<28}" + "".join(f"{w / b:>{width}.2f}" for w, b in zip(walls, base, strict=True)))

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_speed import layout
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = {
     "resnet50": ("keras.applications:ResNet50", "resnet50"),
@@ -49,18 +51,6 @@ def _convert(source: str, out: Path) -> dict[str, Any]:
     if report["status"] != "passed" or not (out / "model.py").is_file():
         raise SystemExit(f"{source} did not convert with a model.py: {report.get('error') or report['status']}")
     return report
-
-
-def _layout(module: Any, channels_last: bool) -> Any:
-    """``module`` with its 4-D parameters and buffers channels-last or contiguous (in place)."""
-    import torch
-
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    with torch.no_grad():
-        for tensor in [*module.parameters(), *module.buffers()]:
-            if tensor.dim() == 4:
-                tensor.data = tensor.data.contiguous(memory_format=memory_format)
-    return module
 
 
 def _interleaved(ours: Any, x: Any, theirs: Any, y: Any, repeats: int) -> tuple[float, float]:
@@ -105,8 +95,8 @@ def main() -> None:
         side = int(reports[key]["inputs"][0]["shape"][1])
         for memory in ("eager", "channels_last"):
             cl = memory == "channels_last"
-            translated = _layout(_module(Path(args.out) / key), cl)
-            reference = _layout(getattr(torchvision.models, MODELS[key][1])(weights=None).eval(), cl)
+            translated = layout(_module(Path(args.out) / key), cl)
+            reference = layout(getattr(torchvision.models, MODELS[key][1])(weights=None).eval(), cl)
             for batch in args.batches:
                 nhwc = torch.randn(batch, side, side, 3)
                 fmt = torch.channels_last if cl else torch.contiguous_format

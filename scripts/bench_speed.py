@@ -77,7 +77,7 @@ def _load_model_py(path: Path) -> Any:
     return module.load()
 
 
-def _layout(module: Any, channels_last: bool) -> Any:
+def layout(module: Any, channels_last: bool) -> Any:
     """``module`` with its 4-D parameters and buffers in channels-last or contiguous memory format (in place)."""
     import torch
 
@@ -124,9 +124,9 @@ def bench_model(key: str, out: Path, args: argparse.Namespace) -> list[dict[str,
         for family, build in builders.items():
             x = nchw if family == "torchvision" else nhwc
             with torch.inference_mode():
-                row["times"][f"{family} eager"] = _time(_layout(build(), False), (x,), args.repeats)
+                row["times"][f"{family} eager"] = _time(layout(build(), False), (x,), args.repeats)
                 x_cl = x.contiguous(memory_format=torch.channels_last) if family == "torchvision" else x
-                row["times"][f"{family} channels_last"] = _time(_layout(build(), True), (x_cl,), args.repeats)
+                row["times"][f"{family} channels_last"] = _time(layout(build(), True), (x_cl,), args.repeats)
             if args.compile == "all" or (args.compile == "converted" and family == "converted"):
                 torch._dynamo.reset()
                 inductor_config.freezing = True

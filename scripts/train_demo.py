@@ -37,21 +37,9 @@ def keras_side(out: Path, steps: int) -> None:
 
     sys.path.insert(0, str(ROOT))
     import pipeline
+    from pipeline.examples import seed_cnn
 
-    keras.utils.set_random_seed(0)
-    layers = keras.layers
-    model = keras.Sequential(  # the seed CNN, with an L2 regulariser on its classifier
-        [
-            layers.Input((64, 64, 3), name="image"),
-            layers.Conv2D(32, (3, 3), activation="relu", name="conv1"),
-            layers.MaxPooling2D((2, 2), name="pool1"),
-            layers.Conv2D(64, (3, 3), activation="relu", name="conv2"),
-            layers.MaxPooling2D((2, 2), name="pool2"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(10, activation="softmax", kernel_regularizer=keras.regularizers.L2(1e-4), name="predictions"),
-        ],
-        name="seed_cnn",
-    )
+    model = seed_cnn(keras, kernel_regularizer=keras.regularizers.L2(1e-4))  # L2 on the classifier
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
     result = pipeline.convert(model, out / "converted", {"edge_inputs": False})
     training = result.report.get("training") or {}

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
+from onnx import helper
 
 if TYPE_CHECKING:  # torch (and onnx2torch, torchvision) load only when a model is imported: the
     import torch  # graph-fixup tests share a process with TensorFlow, which must not meet torchvision
@@ -39,6 +40,17 @@ class Imported:
 # Every converter use of the models run here since the last reset (tests/custom_ops/conftest.py
 # reads it per test, to check that each claimed op version is run by a test).
 USED: list[ConverterUse] = []
+
+
+def type_outputs(model: onnx.ModelProto, output_shapes: Mapping[str, list[Any]] | None = None) -> onnx.ModelProto:
+    """Give the graph outputs their types: float32 of ``output_shapes`` where given, else from shape inference."""
+    inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
+    for out in model.graph.output:
+        if output_shapes and out.name in output_shapes:
+            out.CopyFrom(helper.make_tensor_value_info(out.name, onnx.TensorProto.FLOAT, output_shapes[out.name]))
+        elif out.name in inferred:
+            out.CopyFrom(inferred[out.name])
+    return model
 
 
 def run_ort(model: onnx.ModelProto, feeds: Feeds) -> list[np.ndarray]:

@@ -12,6 +12,7 @@ from pipeline.fixups import (
     fold_shapes,
     fold_weight_nodes,
     fuse_conv_affine,
+    graph_inputs,
     inline_xla_calls,
     ir_version,
     lower_conditionals,
@@ -38,6 +39,8 @@ TRACE_FIXUPS: Registry[str, Fixup] = registry(
 DEFAULT_FIXUPS: Registry[str, Fixup] = registry(
     "fixup",
     (
+        # weights listed as graph inputs (IR < 4, optional inputs with defaults) are not fed: constants
+        graph_inputs.weights_as_constants,
         # onnx2torch lacks converters for newer schemas (ReduceMean-18, Reshape-19...): move opsets first
         opset.plan_opset,
         # onnxruntime refuses IR > 13; before any check that runs the model

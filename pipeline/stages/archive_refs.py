@@ -11,22 +11,27 @@ from __future__ import annotations
 import importlib.util
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 BUILTIN = ("keras", "builtins", "tensorflow", "numpy")
 PACKAGE_NAMES = {"keras_hub": "keras-hub", "keras_nlp": "keras-nlp", "keras_cv": "keras-cv", "tf_keras": "tf-keras"}
 
 
-def _objects(node: Any) -> Iterator[dict[str, Any]]:
+def config_nodes(node: Any, keep: Callable[[dict[str, Any]], bool]) -> Iterator[dict[str, Any]]:
+    """Every dict nested anywhere in a Keras config (``node``) for which ``keep`` is true."""
     if isinstance(node, dict):
-        if "class_name" in node and ("module" in node or "registered_name" in node):
+        if keep(node):
             yield node
         for value in node.values():
-            yield from _objects(value)
+            yield from config_nodes(value, keep)
     elif isinstance(node, list):
         for value in node:
-            yield from _objects(value)
+            yield from config_nodes(value, keep)
+
+
+def _objects(node: Any) -> Iterator[dict[str, Any]]:
+    return config_nodes(node, lambda d: "class_name" in d and ("module" in d or "registered_name" in d))
 
 
 def archive_config(path: str) -> Any:

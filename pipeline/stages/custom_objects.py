@@ -143,7 +143,7 @@ def needed_classes(model_config: Any) -> list[tuple[str, str | None]]:
     name, so there a layer class that neither Keras has is taken to be custom.
     """
     found: list[tuple[str, str | None]] = []
-    for obj in _configs(model_config):
+    for obj in archive_refs.config_nodes(model_config, lambda d: isinstance(d.get("class_name"), str)):
         name, module = str(obj["class_name"]), obj.get("module")
         if module is not None:
             custom = str(module).split(".")[0] not in archive_refs.BUILTIN
@@ -152,17 +152,6 @@ def needed_classes(model_config: Any) -> list[tuple[str, str | None]]:
         if custom and (name, module) not in found:
             found.append((name, None if module is None else str(module)))
     return found
-
-
-def _configs(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        if isinstance(node.get("class_name"), str):
-            yield node
-        for value in node.values():
-            yield from _configs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _configs(value)
 
 
 def _keras_has(name: str) -> bool:

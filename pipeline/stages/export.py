@@ -1,23 +1,23 @@
 """Stage 2 (TensorFlow process): trace the loaded model and export it to ONNX with tf2onnx.
 
 Every source is traced as a ``tf.function`` (tf2onnx's ``from_keras`` breaks on Keras 3) and
-frozen here rather than by tf2onnx: small variables become constants as usual, but large ones
-(:data:`WEIGHT_MIN_ELEMENTS` elements or more) become *graph inputs* named after the variable.
-tf2onnx then converts a graph that holds no large tensor, which keeps its memory and time
-independent of the weights (with constants, its optimizer re-serialises every tensor in each
-pass: one Dense(25088 -> 4096) layer of 411 MB took 20.7 GB and 142 s). :func:`pipeline.weight_folding.attach`
-then streams the variables into initializers (external data above ``external_data_mb``), folding
-the kernel transposes and BatchNorm scales tf2onnx could not fold itself.
+frozen here rather than by tf2onnx (:mod:`pipeline.stages.freezing`): small variables become
+constants as usual, but large ones (:data:`WEIGHT_MIN_ELEMENTS` elements or more) become *graph
+inputs* named after the variable. tf2onnx then converts a graph that holds no large tensor, which
+keeps its memory and time independent of the weights (with constants, its optimizer re-serialises
+every tensor in each pass: one Dense(25088 -> 4096) layer of 411 MB took 20.7 GB and 142 s).
+:func:`pipeline.weight_folding.attach` then streams the variables into initializers (external data
+above ``external_data_mb``), folding the kernel transposes and BatchNorm scales tf2onnx could not
+fold itself.
 
 tf2onnx runs with ``continue_on_error`` and logs unsupported TF ops instead of raising; this stage
-collects those log records and the leftover non-ONNX nodes, so one run names every op that failed,
-with its Keras layer, instead of the first one.
+collects those log records and :mod:`pipeline.stages.unconverted` names every op that failed (log
+records and leftover non-ONNX nodes), with its Keras layer, in one error.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,29 +26,15 @@ import onnx
 
 from pipeline import external_data, weight_folding
 from pipeline.context import FixupRecord
-from pipeline.errors import ExportError, Location, UnsupportedError
+from pipeline.errors import ExportError
 from pipeline.helpers import first_line
-from pipeline.layers import layer_of
-from pipeline.onnx_utils import iter_nodes, save, unique_name
+from pipeline.locate import WORKAROUNDS, locate, node_in_message
+from pipeline.onnx_utils import save
+from pipeline.stages.freezing import WEIGHT_MIN_ELEMENTS, Frozen, freeze
 from pipeline.stages.load import LoadedModel
+from pipeline.stages.unconverted import check_all_converted
 
 STAGE = "export"
-# Variables this large (and not read inside control flow) stay out of the graph tf2onnx converts.
-# Per-channel vectors (biases, BatchNorm statistics) stay constants: tf2onnx folds them into
-# neighbouring ops and moves layout transposes past them only when they are.
-WEIGHT_MIN_ELEMENTS = 16384
-_CALL_OPS = frozenset(
-    {
-        "While",
-        "StatelessWhile",
-        "If",
-        "StatelessIf",
-        "Case",
-        "StatelessCase",
-        "PartitionedCall",
-        "StatefulPartitionedCall",
-    }
-)
 
 
 class _Collector(logging.Handler):
@@ -83,6 +69,7 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
     import tf2onnx
 
     from custom_ops import attach_functions, tf2onnx_handlers
+    from custom_ops.lookup_table import annotate_tables
     from pipeline.fixups import TRACE_FIXUPS, run_fixups
     from pipeline.fixups.trace import KIND, STAGE
     from pipeline.stages.random_layers import refusal
@@ -113,17 +100,22 @@ def export_onnx(loaded: LoadedModel, opset: int, path: Path, *, external_data_mb
     handlers, extra_opsets = tf2onnx_handlers()
     try:
         frozen = freeze(concrete, WEIGHT_MIN_ELEMENTS)
+        annotate_tables(frozen.graph_def, concrete)  # lookup tables' contents, for their tf2onnx handler
         model = _convert(frozen, concrete.name, opset, dict(handlers.items()), extra_opsets)
     except Exception as exc:
+        log = "\n".join(collector.messages[-20:])
+        node = node_in_message(str(exc)) or node_in_message(log)
         raise ExportError(
             f"tf2onnx could not convert the model: {type(exc).__name__}: {first_line(exc)}",
             stage=STAGE,
-            details="\n".join(collector.messages[-20:]) or None,
+            location=locate(node, layers=loaded.layers) if node else None,
+            hint=WORKAROUNDS[STAGE],
+            details=log or None,
         ) from None
     finally:
         tf_logger.removeHandler(collector)
     attach_functions(model)  # ONNX Runtime's reference for our custom-domain ops
-    _check_all_converted(model, collector.messages, loaded.layers)
+    check_all_converted(model, collector.messages, loaded.layers)
     _order_outputs(model, outputs)
     model.producer_name = "keras2torch-pipeline (tf2onnx " + tf2onnx.__version__ + ")"
     exported = _write(model, frozen, Path(path), external_data_mb)
@@ -204,195 +196,6 @@ def _convert(frozen: Frozen, name: str, opset: int, handlers: dict[str, Any], ex
             tensors_to_rename=frozen.rename,
         )
     return model
-
-
-@dataclass
-class Frozen:
-    """A traced function frozen for tf2onnx, with its large variables as extra placeholders."""
-
-    graph_def: Any
-    inputs: list[str]  # TF tensor names of the model inputs
-    outputs: list[str]
-    weights: dict[str, Any] = field(default_factory=dict)  # placeholder tensor name -> tf.Variable
-    sizes: dict[str, int] = field(default_factory=dict)  # placeholder tensor name -> bytes
-    rename: dict[str, str] = field(default_factory=dict)  # TF tensor name -> ONNX name
-
-
-def freeze(concrete: Any, min_elements: int) -> Frozen:
-    """Freeze ``concrete`` into a GraphDef; variables of ``min_elements`` or more become placeholders.
-
-    TensorFlow's own freezing (``convert_variables_to_constants_v2``: inlining, captured tensors,
-    variables read in control flow) does the work; the large variables are left out of it and their
-    ``ReadVariableOp`` s then read a typed placeholder instead. A variable read inside a function
-    call or a loop stays a constant, as do variables tf2onnx pattern-matches (small ones).
-    """
-    import tensorflow as tf
-    from tensorflow.python.framework import convert_to_constants as c2c
-    from tf2onnx import tf_loader
-    from tf2onnx.convert import tensor_names_from_structed
-
-    variables: dict[str, Any] = {}
-    for outer, inner in concrete.graph.captures:
-        if outer.dtype != tf.resource:
-            continue
-        for var in concrete.graph.variables:
-            if var.handle is outer:
-                variables[inner.op.name] = var
-                break
-
-    class _Freezer(c2c._FunctionConverterDataInEager):  # the converter convert_variables_to_constants_v2 uses
-        kept_out: list[str] = []
-
-        def _build_tensor_data(self) -> None:
-            self.kept_out = _outside_candidates(self.graph_def, variables, min_elements)
-            self._variable_names_denylist = set(self.kept_out)
-            super()._build_tensor_data()
-
-    data = _Freezer(concrete, lower_control_flow=False, aggressive_inlining=True)
-    graph_def, _ = c2c._replace_variables_by_constants(data)
-    graph_def = tf_loader.fix_freezing_errors_part2(graph_def)
-    # the function's own arguments; captured tensors were frozen into constants above
-    captured = {inner.name for _, inner in concrete.graph.captures}
-    inputs = [t.name for t in concrete.inputs if t.dtype != tf.resource and t.name not in captured]
-    outputs = [t.name for t in concrete.outputs if t.dtype != tf.resource]
-    frozen = Frozen(graph_def=graph_def, inputs=inputs, outputs=outputs)
-    frozen.rename = tensor_names_from_structed(concrete, inputs, outputs)
-    taken = set(frozen.rename.values())
-    nodes = {node.name: node for node in graph_def.node}
-    consumers = _data_consumers(graph_def)
-    for name in data.kept_out:
-        var = variables[name]
-        _to_placeholder(graph_def, nodes[name], var, _reads(name, consumers))
-        tensor = f"{name}:0"
-        frozen.weights[tensor] = var
-        frozen.sizes[tensor] = int(var.shape.num_elements()) * var.dtype.size
-        frozen.rename[tensor] = unique_name(_weight_name(var), taken)
-    return frozen
-
-
-def _weight_name(var: Any) -> str:
-    """A readable initializer name for a variable: its path without the ``:0``."""
-    name = str(getattr(var, "path", None) or var.name)
-    return re.sub(r":\d+$", "", name) or "weight"
-
-
-def _data_consumers(graph_def: Any) -> dict[str, list[Any]]:
-    """Node name -> nodes reading one of its outputs as data (control inputs left out)."""
-    consumers: dict[str, list[Any]] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            if not name.startswith("^"):
-                consumers.setdefault(name.split(":")[0], []).append(node)
-    return consumers
-
-
-def _reads(name: str, consumers: dict[str, list[Any]]) -> tuple[list[Any], list[Any]]:
-    """The ops reading resource ``name`` through any chain of Identity nodes (inlined calls make
-    those), and the Identity nodes on the way."""
-    reads, identities, todo, seen = [], [], [name], {name}
-    while todo:
-        for node in consumers.get(todo.pop(), []):
-            if node.op == "Identity":
-                if node.name not in seen:
-                    seen.add(node.name)
-                    identities.append(node)
-                    todo.append(node.name)
-            else:
-                reads.append(node)
-    return reads, identities
-
-
-def _outside_candidates(graph_def: Any, variables: dict[str, Any], min_elements: int) -> list[str]:
-    """Captured variables to keep out of the graph: large, numeric, read only by plain reads."""
-    consumers = _data_consumers(graph_def)
-    chosen = []
-    for name, var in variables.items():
-        count = var.shape.num_elements()
-        if count is None or count < min_elements or not (var.dtype.is_floating or var.dtype.is_integer):
-            continue
-        if var.shape.rank is not None and var.shape.rank < 2 and count < 1 << 20:
-            continue  # vectors: tf2onnx folds them into neighbouring ops
-        reads, _ = _reads(name, consumers)
-        if not reads or any(r.op not in ("ReadVariableOp", "ResourceGather") for r in reads):
-            continue
-        if any(c.op in _CALL_OPS for r in reads for c in consumers.get(r.name, [])):
-            continue  # read by a loop or a call: tf2onnx's RNN rewriters want constants
-        if any(r.op == "ResourceGather" and r.attr["batch_dims"].i != 0 for r in reads):
-            continue
-        chosen.append(name)
-    return chosen
-
-
-def _to_placeholder(graph_def: Any, holder: Any, var: Any, uses: tuple[list[Any], list[Any]]) -> None:
-    """Turn the resource placeholder ``holder`` into a typed one and its reads (``uses``) into plain ops."""
-    import tensorflow as tf
-
-    dtype = var.dtype.as_datatype_enum
-    holder.ClearField("attr")
-    holder.attr["dtype"].type = dtype
-    holder.attr["shape"].shape.CopyFrom(var.shape.as_proto())
-    reads, identities = uses
-    for node in identities:
-        node.ClearField("attr")
-        node.attr["T"].type = dtype
-    for node in reads:
-        if node.op == "ReadVariableOp":
-            node.op = "Identity"
-            node.ClearField("attr")
-            node.attr["T"].type = dtype
-        elif node.op == "ResourceGather":
-            indices_type = node.attr["Tindices"].type
-            axis = graph_def.node.add()
-            axis.name = node.name + "/axis"
-            axis.op = "Const"
-            axis.attr["dtype"].type = indices_type
-            axis.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(0, dtype=tf.as_dtype(indices_type)))
-            node.op = "GatherV2"
-            node.input.insert(2, axis.name)
-            node.ClearField("attr")
-            node.attr["Tparams"].type = dtype
-            node.attr["Tindices"].type = indices_type
-            node.attr["Taxis"].type = indices_type
-
-
-def _check_all_converted(model: onnx.ModelProto, log: list[str], layers: list[str]) -> None:
-    """Raise :class:`UnsupportedError` naming every TF op tf2onnx left unconverted."""
-    known_domains = {"", "ai.onnx", "ai.onnx.ml", "com.microsoft"} | {o.domain for o in model.opset_import}
-    bad = []
-    for node in iter_nodes(model.graph):
-        is_schema = onnx.defs.has(node.op_type, node.domain) if node.domain in ("", "ai.onnx") else True
-        if node.domain not in known_domains or not is_schema:
-            bad.append(Location(node=node.name, op=node.op_type, layer=layer_of(node.name, layers)))
-    failed = _failed_nodes(log)  # tf2onnx leaves a node half-converted when its handler raises
-    if failed and not bad:
-        raise ExportError(
-            f"tf2onnx failed to convert {len(failed)} node(s): {', '.join(sorted(set(failed.values())))}",
-            stage=STAGE,
-            locations=[Location(node=n, op=op, layer=layer_of(n, layers)) for n, op in failed.items()],
-            details="\n".join(m for m in log if m.startswith("Failed to convert node"))[-4000:] or None,
-        )
-    if bad:
-        unique_ops = sorted({loc.op or "" for loc in bad})
-        raise UnsupportedError(
-            f"{len(bad)} TensorFlow op(s) have no ONNX conversion: {', '.join(unique_ops)}",
-            stage=STAGE,
-            locations=bad,
-            hint="register a TF→ONNX handler for the op in custom_ops/ (see docs/SUPPORT.md)",
-            details="\n".join(m for m in log if "not supported" in m or "Unsupported" in m) or None,
-        )
-
-
-def _failed_nodes(log: list[str]) -> dict[str, str]:
-    """Node name -> TF-side handler, for every "Failed to convert node" record tf2onnx logged."""
-    import re
-
-    failed = {}
-    for message in log:
-        match = re.match(r"Failed to convert node '([^']+)'", message)
-        if match:
-            handler = re.search(r"fct=<(?:bound method|function) ([\w.<>]+)", message)
-            failed[match.group(1)] = handler.group(1).split(".")[0].removesuffix("Op") if handler else "?"
-    return failed
 
 
 def _order_outputs(model: onnx.ModelProto, names: list[str]) -> None:

@@ -35,6 +35,7 @@ from torch import fx, nn
 from pipeline import external_data
 from pipeline.errors import Location, UnsupportedError
 from pipeline.layers import layer_of
+from pipeline.locate import WORKAROUNDS
 from pipeline.onnx_utils import infer_shapes, unique_name
 
 STAGE = "import"
@@ -141,7 +142,7 @@ def import_model(
             f"{len(missing)} ONNX node(s) have no PyTorch converter: {', '.join(ops)}",
             stage=STAGE,
             locations=missing,
-            hint="add a converter in custom_ops/ (see docs/SUPPORT.md for what is covered)",
+            hint=WORKAROUNDS[STAGE],
         )
 
     work = onnx.ModelProto()

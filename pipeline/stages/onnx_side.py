@@ -20,11 +20,13 @@ def onnx_source_stage(conv: Conversion) -> None:
     """An ``.onnx`` source: copy it into the workspace and make its input sets (no TensorFlow reference)."""
     from pipeline import inputs as inputs_mod
     from pipeline import onnx_utils
+    from pipeline.onnx_ranges import with_table_ranges
 
     ws = conv.workspace
     with timed(conv.stages, "load"):
         model = onnx_utils.load(conv.source.spec)
-        specs = inputs_mod.resolve_specs(onnx_utils.graph_input_specs(model), conv.config)
+        specs = with_table_ranges(onnx_utils.graph_input_specs(model), model)  # ids stay inside their tables
+        specs = inputs_mod.resolve_specs(specs, conv.config)
         if conv.config.inputs_file:
             sets = inputs_mod.load_user_inputs(conv.config.inputs_file, specs)
         else:

@@ -28,6 +28,7 @@ from pipeline import tempdirs
 from pipeline.errors import Location, OnnxRuntimeError
 from pipeline.helpers import first_line
 from pipeline.inputs import InputSets
+from pipeline.locate import node_in_message
 
 STAGE = "onnxruntime"
 
@@ -110,7 +111,9 @@ def session(
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.log_severity_level = 3  # the CUDA provider's load failure on CPU machines is expected
+    # fatal only: the CUDA provider's load failure on CPU machines is expected, and a node that fails
+    # to run is reported by the exception (one error line naming it, not ONNX Runtime's own log lines)
+    options.log_severity_level = 4
     # idle threads sleep instead of spinning: the torch stages run beside it (pipeline.overlap)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if low_memory is None:
@@ -146,7 +149,7 @@ def session(
                     notes.append(f"ONNX Runtime's CUDA provider failed to start, ran on CPU: {first_line(exc, 400)}")
                 return sess
         text = str(exc)
-        node = _node_in(text)
+        node = node_in_message(text)
         raise OnnxRuntimeError(
             f"ONNX Runtime cannot load the model: {first_line(exc, 400)}",
             stage=STAGE,
@@ -155,15 +158,6 @@ def session(
     finally:
         if probe_path is not None:
             probe_path.unlink(missing_ok=True)
-
-
-def _node_in(message: str) -> str | None:
-    import re
-
-    match = re.search(r"[Nn]ode \(([^)]+)\)|node name: ([^\s,]+)|Node:([^\s,]+)", message)
-    if not match:
-        return None
-    return next(g for g in match.groups() if g)
 
 
 def node_placement(profile_file: str | Path) -> dict[str, Any]:
@@ -232,7 +226,7 @@ def run(model: onnx.ModelProto | Path, sets: InputSets, probes: list[str] | None
         shutil.rmtree(profile_dir, ignore_errors=True)
     if not result.outputs:
         first_set, message = next(iter(result.errors.items()))
-        node = _node_in(message)
+        node = node_in_message(message)
         raise OnnxRuntimeError(
             f"ONNX Runtime failed on every input set; on '{first_set}': {message}",
             stage=STAGE,

@@ -21,6 +21,7 @@ from torch import nn
 from pipeline.context import TensorSpec
 from pipeline.errors import Location, TorchExportError
 from pipeline.helpers import first_line
+from pipeline.locate import WORKAROUNDS
 
 STAGE = "torch_export"
 
@@ -83,7 +84,7 @@ def _export_error(exc: BaseException, module: nn.Module, onnx_of: dict[str, str]
         f"torch.export could not trace the converted model: {type(exc).__name__}: {first_line(exc, 300)}",
         stage=STAGE,
         location=location,
-        hint="the op computes a shape from tensor values at run time; a converter in custom_ops/ must make it static",
+        hint=WORKAROUNDS[STAGE],
         details="".join(traceback.format_exception_only(type(exc), exc))[-4000:],
     )
 

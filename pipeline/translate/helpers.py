@@ -7,6 +7,7 @@ once, above the model class. They use only torch.
 from __future__ import annotations
 
 from pipeline.translate.layer_helpers import LAYER_HELPERS
+from pipeline.translate.lookup_helpers import LOOKUP_HELPERS
 
 HELPERS: dict[str, str] = {
     "SeparableConv": '''
@@ -127,3 +128,4 @@ class KerasBatchNorm{d}d(nn.BatchNorm{d}d):
 # BatchNorm{1,2,3}d with Keras's moving-variance update
 HELPERS.update({f"KerasBatchNorm{d}d": _KERAS_BATCH_NORM.replace("{d}", str(d)) for d in (1, 2, 3)})
 HELPERS.update(LAYER_HELPERS)  # recurrent loops, multi-head attention
+HELPERS.update(LOOKUP_HELPERS)  # Discretization, IntegerLookup

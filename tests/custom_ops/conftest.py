@@ -1,4 +1,4 @@
-"""Per test, the op versions our converters ran; a test named in ``claimed_versions.TESTED_BY`` must run its versions.
+"""Per test, the op versions our converters ran; a test named in ``claimed_versions.json`` must run its versions.
 
 Set ``K2T_CONVERTER_VERSIONS=<file.json>`` to write, per test, the ``(domain, op, since_version)``
 our converters built in it (``python -m tests.custom_ops.claimed_versions <file.json>`` turns
@@ -43,7 +43,7 @@ def _converter_versions(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     expected = {key for key, test in TESTED_BY.items() if test == request.node.nodeid}
     missing = sorted(expected - ran)
-    assert not missing, f"claimed_versions.TESTED_BY names this test for {missing}, which our converters did not run"
+    assert not missing, f"claimed_versions.json names this test for {missing}, which our converters did not run"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -10,6 +10,7 @@ import torch
 from onnx import helper, numpy_helper
 
 from pipeline.onnx_utils import MAX_ORT_IR_VERSION
+from tests.onnx_checks import type_outputs
 
 
 def make_model(
@@ -41,12 +42,7 @@ def make_model(
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = MAX_ORT_IR_VERSION
-    inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
-    for out in model.graph.output:  # output types from shape inference
-        if output_shapes and out.name in output_shapes:
-            out.CopyFrom(helper.make_tensor_value_info(out.name, onnx.TensorProto.FLOAT, output_shapes[out.name]))
-        elif out.name in inferred:
-            out.CopyFrom(inferred[out.name])
+    type_outputs(model, output_shapes)
     onnx.checker.check_model(model)
     return model
 

@@ -33,5 +33,5 @@ CASES: list[tuple[str, int, dict[str, Any]]] = [
 @pytest.mark.parametrize("shape", [(5,), (2, 3, 4)])
 def test_activation(rng: np.random.Generator, op: str, opset: int, attrs: dict[str, Any], shape: tuple) -> None:
     model, feeds = node_model(op, [("x", floats(rng, *shape) * 3, False)], opset=opset, **attrs)
-    # Celu-12 stays onnx2torch's: our converter claims Celu-28 only (claimed_versions.UNTESTED)
+    # Celu-12 stays onnx2torch's: our converter claims Celu-28 only (untested: claimed_versions.json)
     assert_matches_ort(model, feeds, ours=() if op == "Celu" else None)

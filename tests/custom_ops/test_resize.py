@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from onnx import helper
@@ -13,18 +15,39 @@ from tests.onnx_checks import assert_matches_ort
 COORDINATES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "half_pixel_symmetric"]
 
 
+def _resize(
+    x: np.ndarray,
+    opset: int,
+    roi: np.ndarray | None = None,
+    scales: Any = None,
+    sizes: Any = None,
+    constant: bool = True,
+    **attrs: Any,
+) -> tuple[Any, list[np.ndarray]]:
+    """A Resize model; ``scales`` and ``sizes`` as lists or arrays, absent when None."""
+    inputs = [
+        ("x", x, False),
+        ("roi", roi, True),
+        ("scales", None if scales is None else np.asarray(scales, np.float32), constant),
+    ]
+    if sizes is not None:
+        inputs.append(("sizes", np.asarray(sizes, np.int64), True))
+    return node_model("Resize", inputs, opset=opset, **attrs)
+
+
 @pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
 @pytest.mark.parametrize("coordinates", COORDINATES)
 @pytest.mark.parametrize("scales", [[1, 1, 2, 1.5], [1, 1, 0.5, 0.75]])
 @pytest.mark.parametrize("constant", [True, False])
 def test_scales(rng: np.random.Generator, mode: str, coordinates: str, scales: list[float], constant: bool) -> None:
     x = floats(rng, 1, 2, 4, 6)
-    model, feeds = node_model(
-        "Resize",
-        [("x", x, False), ("roi", None, True), ("scales", np.array(scales, np.float32), constant)],
+    model, feeds = _resize(
+        x,
         opset=19,
         mode=mode,
         coordinate_transformation_mode=coordinates,
+        scales=scales,
+        constant=constant,
     )
     assert_matches_ort(model, feeds)
 
@@ -32,82 +55,46 @@ def test_scales(rng: np.random.Generator, mode: str, coordinates: str, scales: l
 @pytest.mark.parametrize("nearest_mode", ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"])
 @pytest.mark.parametrize("sizes", [[1, 1, 7, 5], [1, 1, 3, 2]])
 def test_sizes_nearest(rng: np.random.Generator, nearest_mode: str, sizes: list[int]) -> None:
-    model, feeds = node_model(
-        "Resize",
-        [
-            ("x", floats(rng, 1, 1, 4, 4), False),
-            ("roi", None, True),
-            ("scales", None, True),
-            ("sizes", np.array(sizes, np.int64), True),
-        ],
-        opset=13,
-        mode="nearest",
-        nearest_mode=nearest_mode,
-    )
+    model, feeds = _resize(floats(rng, 1, 1, 4, 4), opset=13, mode="nearest", nearest_mode=nearest_mode, sizes=sizes)
     assert_matches_ort(model, feeds)
 
 
 @pytest.mark.parametrize("mode", ["linear", "cubic"])
 def test_antialias_and_axes(rng: np.random.Generator, mode: str) -> None:
-    model, feeds = node_model(
-        "Resize",
-        [
-            ("x", floats(rng, 1, 2, 8, 8), False),
-            ("roi", None, True),
-            ("scales", np.array([0.5, 0.4], np.float32), True),
-        ],
-        opset=18,
-        mode=mode,
-        antialias=1,
-        axes=[2, 3],
-    )
+    model, feeds = _resize(floats(rng, 1, 2, 8, 8), opset=18, mode=mode, antialias=1, axes=[2, 3], scales=[0.5, 0.4])
     assert_matches_ort(model, feeds)
 
 
 @pytest.mark.parametrize("policy", ["not_larger", "not_smaller"])
 def test_keep_aspect_ratio(rng: np.random.Generator, policy: str) -> None:
-    model, feeds = node_model(
-        "Resize",
-        [
-            ("x", floats(rng, 1, 1, 4, 6), False),
-            ("roi", None, True),
-            ("scales", None, True),
-            ("sizes", np.array([5, 5], np.int64), True),
-        ],
+    model, feeds = _resize(
+        floats(rng, 1, 1, 4, 6),
         opset=18,
         mode="linear",
         axes=[2, 3],
         keep_aspect_ratio_policy=policy,
+        sizes=[5, 5],
     )
     assert_matches_ort(model, feeds)
 
 
 def test_crop_and_resize_with_extrapolation(rng: np.random.Generator) -> None:
     roi = np.array([0, 0, -0.2, 0.4, 1, 1, 0.6, 1.3], np.float32)
-    model, feeds = node_model(
-        "Resize",
-        [
-            ("x", floats(rng, 1, 1, 4, 4), False),
-            ("roi", roi, True),
-            ("scales", None, True),
-            ("sizes", np.array([1, 1, 3, 3], np.int64), True),
-        ],
+    model, feeds = _resize(
+        floats(rng, 1, 1, 4, 4),
         opset=13,
         mode="linear",
         coordinate_transformation_mode="tf_crop_and_resize",
         extrapolation_value=10.0,
+        roi=roi,
+        sizes=[1, 1, 3, 3],
     )
     assert_matches_ort(model, feeds)
 
 
 def test_integer_image(rng: np.random.Generator) -> None:
     x = rng.integers(0, 255, (1, 3, 4, 4)).astype(np.uint8)
-    model, feeds = node_model(
-        "Resize",
-        [("x", x, False), ("roi", None, True), ("scales", np.array([1, 1, 2, 2], np.float32), True)],
-        opset=19,
-        mode="nearest",
-    )
+    model, feeds = _resize(x, opset=19, mode="nearest", scales=[1, 1, 2, 2])
     assert_matches_ort(model, feeds)
 
 
@@ -125,16 +112,7 @@ def test_legacy_nearest(rng: np.random.Generator, op: str) -> None:
 
 @pytest.mark.parametrize("mode", ["nearest", "linear"])
 def test_exports_with_dynamic_batch(rng: np.random.Generator, mode: str) -> None:
-    model, feeds = node_model(
-        "Resize",
-        [
-            ("x", floats(rng, 1, 3, 5, 4), False),
-            ("roi", None, True),
-            ("scales", np.array([1, 1, 2, 2], np.float32), True),
-        ],
-        opset=19,
-        mode=mode,
-    )
+    model, feeds = _resize(floats(rng, 1, 3, 5, 4), opset=19, mode=mode, scales=[1, 1, 2, 2])
     assert_exports_with_dynamic_batch(model, feeds)
 
 
@@ -142,13 +120,13 @@ def test_exports_with_dynamic_batch(rng: np.random.Generator, mode: str) -> None
 @pytest.mark.parametrize("scales", [[1, 1, 2, 1.5], [1, 1, 0.5, 0.75]])
 def test_tf_half_pixel_for_nn(rng: np.random.Generator, nearest_mode: str, scales: list[float]) -> None:
     """What tf2onnx emits for ``tf.image.resize(..., "nearest")`` (deprecated since opset 13, still valid)."""
-    model, feeds = node_model(
-        "Resize",
-        [("x", floats(rng, 1, 2, 4, 6), False), ("roi", None, True), ("scales", np.array(scales, np.float32), True)],
+    model, feeds = _resize(
+        floats(rng, 1, 2, 4, 6),
         opset=13,
         mode="nearest",
         nearest_mode=nearest_mode,
         coordinate_transformation_mode="tf_half_pixel_for_nn",
+        scales=scales,
     )
     assert_matches_ort(model, feeds)
 

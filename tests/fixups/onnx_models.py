@@ -9,7 +9,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from pipeline.fixups import FixupContext
-from tests.onnx_checks import run_ort
+from tests.onnx_checks import run_ort, type_outputs
 
 
 def model(
@@ -29,11 +29,7 @@ def model(
     )
     made = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     made.ir_version = ir_version
-    inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(made).graph.value_info}
-    for out in made.graph.output:  # output types from shape inference
-        if out.name in inferred:
-            out.CopyFrom(inferred[out.name])
-    return made
+    return type_outputs(made)
 
 
 def apply(fn: Any, m: onnx.ModelProto, context: FixupContext | None = None) -> tuple[onnx.ModelProto, list[str]]:

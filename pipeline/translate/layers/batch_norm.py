@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from pipeline.translate.base import Context, Decline, LayerCall, LayerEntry, Translation, Value
@@ -55,18 +57,9 @@ def translate_batch_norm(call: LayerCall, ctx: Context) -> Translation:
         t.modules[call.attr] = f"KerasBatchNorm{dims}d({', '.join(args)})"
         t.helpers.append(f"KerasBatchNorm{dims}d")
         a = call.attr
-        if scale:
-            record(t, ctx, call, f"{a}.weight", layer.gamma, ctx.array(layer.gamma), "gamma_initializer")
-        elif center:
-            t.weights[f"{a}.weight"] = np.ones(channels, np.float32)
-            t.buffers.add(f"{a}.weight")
-            t.init_lines.append(f"nn.init.ones_(self.{a}.weight)  # Keras scale=False")
-        if center:
-            record(t, ctx, call, f"{a}.bias", layer.beta, ctx.array(layer.beta), "beta_initializer")
-        elif scale:
-            t.weights[f"{a}.bias"] = np.zeros(channels, np.float32)
-            t.buffers.add(f"{a}.bias")
-            t.init_lines.append(f"nn.init.zeros_(self.{a}.bias)  # Keras center=False")
+        if scale or center:  # torch's affine=True has both: the one Keras lacks is a fixed buffer
+            _affine(t, ctx, call, "weight", layer.gamma if scale else None, channels, "scale")
+            _affine(t, ctx, call, "bias", layer.beta if center else None, channels, "center")
         record(t, ctx, call, f"{a}.running_mean", layer.moving_mean, mean, "moving_mean_initializer")
         record(
             t,
@@ -87,3 +80,16 @@ def translate_batch_norm(call: LayerCall, ctx: Context) -> Translation:
 
 
 ENTRIES = (LayerEntry.of(("BatchNormalization",), translate_batch_norm),)
+
+
+def _affine(t: Translation, ctx: Context, call: LayerCall, key: str, variable: Any, channels: int, flag: str) -> None:
+    """The ``weight`` (gamma, else ones) or ``bias`` (beta, else zeros) of the BatchNorm module."""
+    attr = f"{call.attr}.{key}"
+    if variable is not None:
+        initializer = "gamma_initializer" if key == "weight" else "beta_initializer"
+        record(t, ctx, call, attr, variable, ctx.array(variable), initializer)
+        return
+    fill = "ones" if key == "weight" else "zeros"
+    t.weights[attr] = getattr(np, fill)(channels, np.float32)
+    t.buffers.add(attr)
+    t.init_lines.append(f"nn.init.{fill}_(self.{attr})  # Keras {flag}=False")
