@@ -2,8 +2,9 @@
 
 The model is rebuilt from its config with every float32 dtype spelled float64, given the same
 weights, and runs the same projection loss; each gradient's noise is its difference from the
-float64 one. Models that cannot be rebuilt from their config (subclassed models, custom objects
-outside the scope) get no measurement, and the comparison allows torch's noise only.
+float64 one. Models over ``MAX_PARAMS`` parameters and models that cannot be rebuilt from their
+config (subclassed models, custom objects outside the scope) get no measurement, and the
+comparison allows torch's noise only.
 
 Why: two float32 implementations of one network differ by the sum of their rounding errors, and
 Keras's can be hundreds of times torch's. ResNet50 at 224x224 with random weights: Keras float32
@@ -17,6 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+# The replay holds a float64 copy of every weight and of its gradient beside the float32 model:
+# past this many parameters (VGG16's 138 million took a conversion over its 8 GB cap) it is
+# skipped and the comparison allows torch's noise alone, as for models without a config.
+MAX_PARAMS = 60_000_000
 
 
 def _retyped(node: Any) -> Any:
@@ -50,6 +56,8 @@ def inference_noise(
     """``keras_noise_inference/<path>``: |float32 gradient - float64 gradient| per trainable weight."""
     import tensorflow as tf
 
+    if int(model.count_params()) > MAX_PARAMS:
+        return {}
     clone = float64_clone(model)
     if clone is None:
         return {}
