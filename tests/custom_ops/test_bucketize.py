@@ -7,10 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
-from pipeline.stages.importer import import_model
-from tests.fixups.tracing import export, run_onnx
+from tests.fixups.tracing import three_way
 
 BOUNDS = [-0.5, 0.0, 0.25, 0.5]
 
@@ -20,18 +18,6 @@ def _model(layer: Any, width: int, dtype: str) -> Any:
 
     x = keras.Input((width,), dtype=dtype, name="x")
     return keras.Model(x, layer(x))
-
-
-def _three_way(model: Any, x: np.ndarray, opset: int) -> Any:
-    onnx_model = export(model, opset)
-    expected = np.asarray(model(x))
-    ort = run_onnx(onnx_model, {"x": x})[0]
-    np.testing.assert_array_equal(ort, expected)
-    assert ort.dtype == expected.dtype
-    with torch.no_grad():
-        got = import_model(onnx_model).module(torch.from_numpy(x)).numpy()
-    np.testing.assert_array_equal(got, expected)
-    return onnx_model
 
 
 @pytest.mark.parametrize(("dtype", "opset"), [("float32", 17), ("float64", 13), ("int32", 18)])
@@ -45,7 +31,7 @@ def test_discretization(dtype: str, opset: int) -> None:
         x = np.round(x * 4)
     x = x.astype(dtype)
     bounds = [-2.0, 0.0, 1.5, 3.0] if dtype == "int32" else BOUNDS
-    onnx_model = _three_way(_model(keras.layers.Discretization(bin_boundaries=bounds), 8, dtype), x, opset)
+    onnx_model = three_way(_model(keras.layers.Discretization(bin_boundaries=bounds), 8, dtype), x, opset)
     assert not {n.op_type for n in onnx_model.graph.node} & {"Bucketize"}
     assert all(n.domain in ("", "ai.onnx") for n in onnx_model.graph.node)
 
@@ -58,4 +44,4 @@ def test_digitize_without_boundaries_is_bucket_zero() -> None:
             return keras.ops.digitize(x, [])
 
     x = np.array([[-1.0, 0.0, 3.0]], np.float32)
-    _three_way(_model(Digitize(), 3, "float32"), x, 17)
+    three_way(_model(Digitize(), 3, "float32"), x, 17)

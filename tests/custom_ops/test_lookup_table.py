@@ -8,10 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
-from pipeline.stages.importer import import_model
-from tests.fixups.tracing import export, run_onnx
+from tests.fixups.tracing import three_way
 
 DENSE = [12, 3, 40, 7, 25]  # span 38 <= 16 * 5 keys: a Gather over a dense table
 SPARSE = [5, 1_000_000, 77, -9]  # span 1e6 > 16 * 4: equality against every key
@@ -26,13 +24,7 @@ def _model(layer: Any, dtype: str = "int64") -> Any:
 
 
 def _three_way(model: Any, x: np.ndarray, opset: int = 17) -> Any:
-    onnx_model = export(model, opset)
-    expected = np.asarray(model(x))
-    ort = run_onnx(onnx_model, {"x": x})[0]
-    np.testing.assert_array_equal(ort, expected)
-    with torch.no_grad():
-        got = import_model(onnx_model).module(torch.from_numpy(x)).numpy()
-    np.testing.assert_array_equal(got, expected)
+    onnx_model = three_way(model, x, opset)
     assert all(n.domain in ("", "ai.onnx") for n in onnx_model.graph.node)
     assert not any(n.op_type.startswith("LookupTable") for n in onnx_model.graph.node)
     return onnx_model

@@ -11,7 +11,7 @@ import torch
 
 from custom_ops.base import DOMAIN
 from pipeline.stages.importer import import_model
-from tests.fixups.tracing import export, run_onnx
+from tests.fixups.tracing import export, run_onnx, three_way
 
 
 def _model(shape: tuple[int, ...], fn: Any) -> Any:
@@ -25,22 +25,12 @@ def _model(shape: tuple[int, ...], fn: Any) -> Any:
     return keras.Model(x, Apply(name="apply")(x))
 
 
-def _three_way(model: Any, x: np.ndarray, opset: int) -> Any:
-    onnx_model = export(model, opset)
-    expected = np.asarray(model(x))
-    np.testing.assert_allclose(run_onnx(onnx_model, {"x": x})[0], expected, rtol=1e-5, atol=1e-6)
-    module = import_model(onnx_model).module
-    with torch.no_grad():
-        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
-    return onnx_model
-
-
 @pytest.mark.parametrize("shape,opset", [((5,), 13), ((3, 4), 17), ((2, 3, 2), 18)])
 def test_erfc(shape: tuple[int, ...], opset: int) -> None:
     import tensorflow as tf
 
     x = np.random.default_rng(0).normal(0, 2, (2, *shape)).astype(np.float32)
-    onnx_model = _three_way(_model(shape, tf.math.erfc), x, opset)
+    onnx_model = three_way(_model(shape, tf.math.erfc), x, opset, rtol=1e-5, atol=1e-6)
     erfc = [n for n in onnx_model.graph.node if n.op_type == "Erfc"]
     assert erfc and erfc[0].domain == DOMAIN
     assert [(f.domain, f.name) for f in onnx_model.functions] == [(DOMAIN, "Erfc")]
@@ -68,5 +58,5 @@ def test_euclidean_norm(axes: list[int], keepdims: bool, opset: int) -> None:
         assert changes == [] and find_converter("", "ReduceL2", 18)[1] == "custom_ops"
         assert [n.op_type for n in onnx_model.graph.node if n.op_type.startswith("Reduce")] == ["ReduceL2"]
         return
-    onnx_model = _three_way(model, x, opset)
+    onnx_model = three_way(model, x, opset, rtol=1e-5, atol=1e-6)
     assert [n.op_type for n in onnx_model.graph.node if n.op_type.startswith("Reduce")] == ["ReduceL2"]

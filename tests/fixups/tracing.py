@@ -55,3 +55,21 @@ def run_onnx(model: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     model = cap_ir_version(model, None).model  # type: ignore[arg-type]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return session.run(None, feeds)
+
+
+def three_way(model: Any, x: np.ndarray, opset: int, *, rtol: float = 0.0, atol: float = 0.0) -> Any:
+    """Export a one-input (``x``) Keras model, check ONNX Runtime and the imported module against
+    Keras on ``x`` (exactly unless tolerances are given, ONNX Runtime's dtype too); the ONNX model."""
+    import torch
+
+    from pipeline.stages.importer import import_model
+
+    onnx_model = export(model, opset)
+    expected = np.asarray(model(x))
+    ort = run_onnx(onnx_model, {"x": x})[0]
+    np.testing.assert_allclose(ort, expected, rtol=rtol, atol=atol)
+    assert ort.dtype == expected.dtype
+    with torch.no_grad():
+        got = import_model(onnx_model).module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+    return onnx_model
