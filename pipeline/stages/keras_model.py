@@ -85,6 +85,14 @@ def from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedMo
             for i, layer in softmax_layers.items():
                 layer.activation = saved[i]
 
+    def with_logits_call(*args: Any) -> list[Any]:
+        heads = {i: layer.activation for i, layer in softmax_layers.items()}
+        values = logits_call(*args)  # the heads' logits: one pass through the model
+        logits = [values[i] for i in heads]
+        for i, activation in heads.items():  # the head's own last step (Dense: activation(x @ kernel + bias))
+            values[i] = activation(values[i])
+        return values + logits
+
     return LoadedModel(
         name=str(model.name),
         function=function,
@@ -94,7 +102,18 @@ def from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedMo
         logits_function=logits_call if softmax_layers else None,
         logits_outputs=logits_outputs,
         layers=[str(layer.name) for layer in model.layers],
+        with_logits_function=with_logits_call if softmax_layers and _heads_are_leaves(softmax_layers) else None,
     )
+
+
+def _heads_are_leaves(heads: dict[int, Any]) -> bool:
+    """Whether every softmax head is called once and feeds no other layer: then a pass with its activation
+    made linear changes nothing but its own output, and the outputs follow from the logits."""
+    for layer in heads.values():
+        inbound, outbound = getattr(layer, "_inbound_nodes", None), getattr(layer, "_outbound_nodes", None)
+        if inbound is None or outbound is None or len(inbound) != 1 or len(outbound) != 0:
+            return False
+    return True
 
 
 def _output_names(model: Any) -> list[str]:

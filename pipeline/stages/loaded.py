@@ -27,6 +27,8 @@ class LoadedModel:
     logits_function: Callable[..., list[Any]] | None = None  # outputs with softmax heads removed
     logits_outputs: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
+    # outputs (softmax heads' from their logits) followed by the heads' logits, from one pass; None: two passes
+    with_logits_function: Callable[..., list[Any]] | None = None
 
 
 def input_spec(name: str, shape: list[int | None], dtype: str, low: float, high: float, reason: str) -> TensorSpec:
