@@ -193,8 +193,10 @@ def run(conv: Conversion, out_dir: Path | None) -> ConversionResult:
             fixups_stage(conv)  # 3. graph fixups
             # 3b. ONNX Runtime on the fixed graph, in a thread alongside: the TensorFlow reference (still
             # running), 2b. model.py in a clean process (pipeline/translate/stage.py), 4-5. import,
-            # torch.export, safetensors, 5b. run model.pt2 in a clean process, 5c. a whole-model model.py
-            main = [tensorflow.finish_stage, module_stage, torch_stage, torch_check_stage, training.start, module_stage]
+            # torch.export, safetensors, 5b. run model.pt2 in a clean process (these from TensorFlow's outputs
+            # on, beside the training check's TensorFlow half), 5c. a whole-model model.py
+            main = [tensorflow.until_reference, module_stage, torch_stage, torch_check_stage]
+            main += [tensorflow.finish_stage, training.start, module_stage]
             alongside(conv, onnxruntime_stage, main)
             validate_stage(conv)  # 6. three-way comparison
             training.join(conv)  # 7. gradients and one optimizer step vs TensorFlow (pipeline/training)

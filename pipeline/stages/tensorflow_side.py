@@ -110,7 +110,9 @@ def tensorflow_task(request: dict[str, Any]) -> dict[str, Any]:
     hand_over(ws, to_json(result))  # the orchestrator goes on while the reference runs (pipeline/overlap.py)
     with timed(stages, "tf_reference"):
         try:
-            np.savez(ws.outputs_tf, **tf_outputs(loaded, sets, config))
+            partial = ws.scratch / ws.outputs_tf.name  # whole when it appears: stages start on it (overlap.py)
+            np.savez(partial, **tf_outputs(loaded, sets, config))
+            partial.replace(ws.outputs_tf)
         except tf.errors.InvalidArgumentError as exc:  # the inputs' fault: exit 2, naming them
             from pipeline.stages.input_fit import misfit
 

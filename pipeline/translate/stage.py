@@ -101,7 +101,10 @@ def _logits_attrs(loaded: Any, code: Any) -> dict[str, str]:
 
 
 def _write(root: Path, info: dict[str, Any]) -> None:
-    translation_path(root).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    path = translation_path(root)  # whole or not at all: the TensorFlow worker may read it meanwhile (overlap.py)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    partial.replace(path)
 
 
 def complete_task(request: dict[str, Any]) -> dict[str, Any]:
