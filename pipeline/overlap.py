@@ -25,15 +25,24 @@ POLL_S = 0.02
 MODULE_CHECK = "module_check"  # model.py's clean-process check (pipeline/translate/module_check.py)
 
 
-def prestart_workers(conv: Any, tasks: tuple[str, ...] = ("torch", "torch_check")) -> None:
+BESIDE_NICE = 5  # niceness of the checks that run beside the TensorFlow worker (see prestart_workers)
+
+
+def prestart_workers(conv: Any, tasks: tuple[str, ...] = ("torch", "torch_check"), beside: bool = False) -> None:
     """Start the torch workers of ``conv`` ahead of their stages, when they will run in workers at all.
 
     A stage that will not run (``torch`` when a torch program is given to validate, model.py's
-    check when nothing is exported) gets none.
+    check when nothing is exported) gets none. model.py's check, and the workers started with
+    ``beside``, run beside the TensorFlow worker, whose chain (export, reference, the training
+    check's TensorFlow half) is what the conversion waits for; they have time to spare until it
+    ends, so they run at niceness :data:`BESIDE_NICE` and take the cores it leaves idle (the
+    torch imports and the warm-up export of the waiting model.py check otherwise compete with
+    TensorFlow's import and export).
     """
     if conv.error is not None or conv.in_process_torch:
         return
     wanted = [t for t in tasks if not (t == "torch" and "torch" in conv.given)]
+    nice = {prestart.NICE_ENV: str(BESIDE_NICE)}
     if MODULE_CHECK in wanted:
         wanted.remove(MODULE_CHECK)
         if not conv.given and conv.source.has_tensorflow_side:
@@ -41,8 +50,9 @@ def prestart_workers(conv: Any, tasks: tuple[str, ...] = ("torch", "torch_check"
 
             ws = conv.workspace
             argv = module_check_command("--wait")
-            prestart.begin_command(MODULE_CHECK, argv, ws.logs / "module_check.log", child_env(), cwd=ws.scratch)
-    prestart.begin(wanted, conv.workspace.logs, child_env())
+            log = ws.logs / "module_check.log"
+            prestart.begin_command(MODULE_CHECK, argv, log, {**child_env(), **nice}, cwd=ws.scratch)
+    prestart.begin(wanted, conv.workspace.logs, {**child_env(), **(nice if beside else {})})
 
 
 def start_module_run(conv: Any) -> bool:
@@ -77,7 +87,7 @@ def after_hand_over(conv: Any) -> None:
     """Once the export and model.py are written: start model.py's check (:mod:`pipeline.ahead`) and the
     torch workers the next stages need; the ONNX route's import only when model.py cannot stand in."""
     if start_module_run(conv):
-        prestart_workers(conv, ("torch_check",))
+        prestart_workers(conv, ("torch_check",), beside=True)  # it runs beside the training check's TF half
     else:
         prestart_workers(conv, ("torch", "torch_check"))
 

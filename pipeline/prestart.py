@@ -50,6 +50,7 @@ PRELOAD: dict[str, tuple[str, ...]] = {
     # the training check's torch half (model.py with its optimizer, beside TensorFlow's half)
     "training_torch": ("torch", "safetensors.torch", "pipeline.training.torch_side", "pipeline.inputs"),
 }
+NICE_ENV = "KERAS2TORCH_NICE"  # a waiting worker's niceness, set by the worker itself (see nice())
 _WAITING: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
 _LOCK = threading.Lock()
 
@@ -171,3 +172,14 @@ def preload(task: str) -> None:
             importlib.import_module(module)
         except Exception as exc:
             print(f"preloading {task}: could not import {module}: {exc}", flush=True)
+
+
+def nice() -> None:
+    """In a waiting worker: lower its priority by ``$KERAS2TORCH_NICE`` when set (the worker does it itself:
+    ``preexec_fn`` is unsafe in the orchestrator, which runs threads)."""
+    try:
+        step = int(os.environ.get(NICE_ENV) or 0)
+        if step > 0:
+            os.nice(step)
+    except (ValueError, OSError) as exc:
+        print(f"could not lower the priority: {exc}", flush=True)

@@ -366,6 +366,7 @@ def _profiled(task: str, fn: Callable[[dict[str, Any]], dict[str, Any]], request
 def main(argv: list[str]) -> int:
     die_with_parent()
     if argv[0] == "--wait":  # started ahead of its stage (pipeline.prestart): import, then wait
+        prestart.nice()
         prestart.preload(argv[1])
         lines = sys.stdin.read().splitlines()
         if len(lines) < 3:  # the conversion ended without this stage

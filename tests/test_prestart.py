@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,24 @@ def test_a_waiting_worker_runs_the_call_and_reports_its_error(tmp_path: Path) ->
         call(TORCH_CHECK, request, in_process=False, log_dir=logs, stage="torch_run")
     assert prestart.waiting("torch_check") is None
     assert waiting is not None and waiting.poll() is not None  # it was the one that ran (and exited)
+
+
+def _niceness_becomes(pid: int, wanted: int, timeout_s: float = 60.0) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if os.getpriority(os.PRIO_PROCESS, pid) == min(wanted, 19):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_waiting_worker_lowers_its_priority_when_asked(tmp_path: Path) -> None:
+    prestart.begin(["torch_check"], tmp_path / "logs", {**child_env(), prestart.NICE_ENV: "4"})
+    waiting = prestart.waiting("torch_check")
+    try:
+        assert waiting is not None and _niceness_becomes(waiting.pid, os.getpriority(os.PRIO_PROCESS, 0) + 4)
+    finally:
+        prestart.close()
 
 
 def test_unclaimed_workers_are_killed(tmp_path: Path) -> None:
@@ -77,8 +97,10 @@ def test_model_py_check_started_ahead_is_clean_and_takes_the_request(tmp_path: P
     x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
     np.savez(ws.inputs, **{"random/x": x, "batch1/x": x[:1]})
     log = ws.logs / "module_check.log"
-    prestart.begin_command("module_check", module_check_command("--wait"), log, child_env(), cwd=ws.scratch)
+    env = {**child_env(), prestart.NICE_ENV: "3"}  # started beside the TensorFlow worker: lower priority
+    prestart.begin_command("module_check", module_check_command("--wait"), log, env, cwd=ws.scratch)
     waiting = prestart.waiting("module_check")
+    assert waiting is not None and _niceness_becomes(waiting.pid, os.getpriority(os.PRIO_PROCESS, 0) + 3)
     export = SimpleNamespace(inputs=[TensorSpec(name="x", shape=[None, 3], dtype="float32")], outputs=["y"])
     result = module_process(ws, module_request(ws, export, {}), timeout_s=300)
     assert prestart.waiting("module_check") is None

@@ -12,6 +12,7 @@ TensorFlow exports, and it is as clean as a process started for the request.
 
 import importlib.util
 import json
+import os
 import sys
 import time
 import traceback
@@ -203,6 +204,10 @@ def _export(model, sets, inputs, request) -> dict:
 if __name__ == "__main__":
     if sys.argv[1] == "--wait":  # started ahead of its request (pipeline.prestart)
         block()
+        try:  # the niceness pipeline.prestart asks for (NICE_ENV there; this script cannot import it)
+            os.nice(max(0, int(os.environ.get("KERAS2TORCH_NICE") or 0)))
+        except (ValueError, OSError) as exc:
+            print(f"could not lower the priority: {exc}", flush=True)
         preload()
         line = sys.stdin.readline().strip()
         if not line:  # the conversion ended without this check
