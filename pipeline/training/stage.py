@@ -79,7 +79,7 @@ def check(root: Path, weight_map: dict[str, str], torch_info: dict[str, Any]) ->
     import numpy as np
     from safetensors.numpy import load_file
 
-    from pipeline.training.compare import compare
+    from pipeline.training.compare import compare, tolerance_for
 
     tf_info = json.loads((root / "training_tf.json").read_text(encoding="utf-8"))
     with np.load(root / "training_tf.npz", allow_pickle=False) as data:
@@ -87,7 +87,9 @@ def check(root: Path, weight_map: dict[str, str], torch_info: dict[str, Any]) ->
     with np.load(root / "training_torch.npz", allow_pickle=False) as data:
         torch_arrays = {k: data[k] for k in data.files}
     before = load_file(str(root / "model.safetensors"))
-    result = compare(tf_arrays, torch_arrays, before, weight_map, tf_info)
+    result = compare(tf_arrays, torch_arrays, before, weight_map, tf_info, tolerance_for(tf_info, torch_info))
+    why = torch_info.get("precision_why") or tf_info.get("precision_why")
+    result["precision"] = {"keras": tf_info.get("precision"), "torch": torch_info.get("precision"), "why": why or ""}
     keras_trainable = int(sum(tf_info.get("trainable", {}).values()))
     keras_frozen = int(sum(tf_info.get("non_trainable", {}).values()))
     counts = {

@@ -243,8 +243,8 @@ def test_resnet_stem_with_folded_padding_passes(tmp_path: Path) -> None:
     # torch's -inf max-pool padding routes the gradient as Keras's zero padding does (ties at 0
     # after the ReLU reach a ReLU at rest or the padding: nothing either way)
     rows = {(r["layer"], r["weight"]): r for r in result["weights"]}
-    assert rows[("conv1_conv", "kernel")]["grad_inference"]["max_in_spread"] < 1e-4
-    # the float64 replay of inference mode runs on the running statistics the float32 pass used
-    assert 0 < rows[("conv1_conv", "kernel")]["grad_inference"]["noise_in_spread"] < 1e-3
-    assert 0 < rows[("conv1_conv", "kernel")]["grad_inference"]["keras_noise_in_spread"] < 1e-4  # Keras's own
-    assert result["worst"]["grad_inference"] < 1e-4 and result["worst"]["grad_training"] < 1e-3
+    assert rows[("conv1_conv", "kernel")]["grad_inference"]["max_in_spread"] < 1e-9
+    # both halves in float64: what is left is rounding far below a translation fault
+    assert result["precision"] == {"keras": "float64", "torch": "float64", "why": ""}
+    print(result["worst"])
+    assert max(result["worst"].values()) < 1e-8, result["worst"]
