@@ -183,9 +183,10 @@ def compare(
     for row in weights:  # the first failure in graph order
         if not row["passed"] and first is None:
             first = _first_check(row, checks_of(row))
-    extra = [k for k in torch if k.startswith("grad_training/")]
-    extra = [k.split("/", 1)[1] for k in extra if weight_map.get(k.split("/", 1)[1]) not in trainable]
-    extra = [k for k in extra if np.any(torch[f"grad_training/{k}"] != 0) or k not in weight_map]
+    step = "grad_fit" if any(k.startswith("grad_fit/") for k in torch) else "grad_training"
+    extra = [k.split("/", 1)[1] for k in torch if k.startswith(f"{step}/")]
+    extra = [k for k in extra if weight_map.get(k) not in trainable]
+    extra = [k for k in extra if np.any(torch[f"{step}/{k}"] != 0) or k not in weight_map]
     for key in extra:
         problems.append(f"torch parameter '{key}' is trainable but holds no trainable Keras weight")
     outputs = _outputs(tf, torch, "after", int(info.get("outputs", 0)), tol)

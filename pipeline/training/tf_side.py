@@ -8,11 +8,11 @@ why):
    ``P_k`` of every float output (none left out), and its gradient w.r.t. every trainable variable
    (``tf.GradientTape``);
 2. training mode (BatchNorm on batch statistics; Dropout/noise layers set to rate 0 so the step is
-   deterministic, listed in the result): one forward, the same projection loss and its gradients,
-   and the loss ``fit`` minimises (``model.compute_loss``: compiled loss + regularisers) with its
-   gradients, which one step of the compiled optimizer applies (uncompiled: SGD(0.01) on the
-   projection loss);
-3. the outputs after the step (inference mode), every variable after the step.
+   deterministic, listed in the result): one forward and one backward, of the loss ``fit``
+   minimises (``model.compute_loss``: compiled loss + regularisers) when the model is compiled,
+   else of the same projection loss; one step of the compiled optimizer applies those gradients
+   (uncompiled: SGD(0.01));
+3. the outputs after the step (inference mode) and every variable's change in it.
 
 Everything is saved in Keras layout keyed by variable path (``training_tf.npz``). Index maps
 (:func:`index_maps`) say which Keras element each state-dict element came from, so the torch side's
@@ -247,23 +247,21 @@ def _run(
     optimizer = _optimizer(model, compile_config if use_fit else None)
     start = time.perf_counter()
     try:
-        with tf.GradientTape(persistent=use_fit) as tape:
+        with tf.GradientTape() as tape:
             outs = flat(model(x, training=True))
             loss = projected(outs, projs)
             fit_targets = targets if narrow_why else [widen(t) for t in targets]
             fit_loss = _fit_loss(model, x, fit_targets, outs) if use_fit else loss
         for i, o in enumerate(outs):
             arrays[f"train_out/{i}"] = np.asarray(o)
-        grads = tape.gradient(loss, trainable)
-        fit_grads = tape.gradient(fit_loss, trainable) if use_fit else grads
+        # one backward in training mode: of the loss the step minimises (fit's, when compiled; the
+        # projection's covers every output, and the outputs themselves are compared as well)
+        fit_grads = tape.gradient(fit_loss, trainable)
         del tape
-        store("grad_training", grads)
-        if use_fit:  # without a compiled loss the step takes the projection loss's gradients
-            store("grad_fit", fit_grads)
+        store("grad_fit" if use_fit else "grad_training", fit_grads)
         arrays["loss/training"] = np.asarray(loss)
         arrays["loss/fit"] = np.asarray(fit_loss)
         pairs = [(g, v) for g, v in zip(fit_grads, trainable, strict=True) if g is not None]
-        del grads
         optimizer.apply_gradients(pairs)
         seconds["training"] = time.perf_counter() - start
         after = flat(model(x, training=False))

@@ -30,6 +30,7 @@ DROPOUT_CLASSES = {
     "Dropout3d",
     "AlphaDropout",
     "FeatureAlphaDropout",
+    "SharedDropout",
     "GaussianNoise",
     "GaussianDropout",
 }
@@ -145,8 +146,8 @@ def _run(
     def projected(outs: list[Any]) -> Any:
         return sum((o.to(dtype) * p).sum() for o, p in zip(outs, projs, strict=True) if p is not None)
 
-    def grads_of(loss: Any, retain: bool) -> dict[str, Any]:
-        values = torch.autograd.grad(loss, list(named.values()), retain_graph=retain, allow_unused=True)
+    def grads_of(loss: Any) -> dict[str, Any]:
+        values = torch.autograd.grad(loss, list(named.values()), allow_unused=True)
         return {k: (torch.zeros_like(p) if g is None else g) for (k, p), g in zip(named.items(), values, strict=True)}
 
     def fit_loss_of(outs: list[Any]) -> Any:
@@ -160,7 +161,7 @@ def _run(
     start = time.perf_counter()
     module.eval()
     loss = projected(_flat(module(*inputs), keys))
-    for k, g in grads_of(loss, False).items():
+    for k, g in grads_of(loss).items():
         out[f"grad_inference/{k}"] = numpy(g)
     out["loss/inference"] = np.asarray(loss.item())
     seconds["inference"] = time.perf_counter() - start
@@ -173,22 +174,15 @@ def _run(
     loss = projected(outs)
     for i, o in enumerate(outs):
         out[f"train_out/{i}"] = numpy(o)
-    if has_fit:
+    if has_fit:  # one backward, of the loss the step minimises (as the Keras half)
         fit_loss = fit_loss_of(outs)
-        grads = grads_of(loss, True)
-        fit_grads = grads_of(fit_loss, False)
         optimizer = model_py.make_optimizer(module)
-        for k, g in fit_grads.items():
-            out[f"grad_fit/{k}"] = numpy(g)
     else:
         fit_loss = loss
-        grads = fit_grads = grads_of(loss, False)
         optimizer = PlainSGD(list(named.values()), DEFAULT_LR)
-    for k, g in grads.items():
-        out[f"grad_training/{k}"] = numpy(g)
-    for k, g in fit_grads.items():
+    for k, g in grads_of(fit_loss).items():
+        out[f"{'grad_fit' if has_fit else 'grad_training'}/{k}"] = numpy(g)
         named[k].grad = g.detach()
-    del grads, fit_grads
     out["loss/training"] = np.asarray(loss.item())
     out["loss/fit"] = np.asarray(fit_loss.item())
     optimizer.step()
