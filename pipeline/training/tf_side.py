@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.training.arrays import ArrayWriter
 from pipeline.training.compile_config import read_compile_config, training_code
 from pipeline.training.float64 import float64_clone, float64_default, widen
 from pipeline.training.layer_walk import graph_order, make_deterministic, restore
@@ -112,7 +113,7 @@ def index_maps(model: Any, config: Any, input_names: list[str]) -> dict[str, np.
         if key not in code.weight_map or not np.issubdtype(array.dtype, np.floating):
             continue
         codes = np.asarray(array, np.float64)
-        index = np.where((codes >= 1) & (codes == np.round(codes)), codes - 1, -1).astype(np.int64)
+        index = np.where((codes >= 1) & (codes == np.round(codes)), codes - 1, -1).astype(np.int32)  # < 2**24
         maps[key] = index
     return maps
 
@@ -206,8 +207,8 @@ def _run(
     path_of = {id(v): variable_path(o) for v, o in zip(model.variables, original.variables, strict=True)}
     trainable = list(model.trainable_variables)
     everything = [v for v in model.variables if _is_float(v)]
-    before = {path_of[id(v)]: v.numpy() for v in everything}
-    arrays: dict[str, np.ndarray] = {}
+    # the values before the step, from the loaded model (the clone holds the same in float64)
+    before = {variable_path(o): o.numpy() for o in original.variables if _is_float(o)}
 
     def flat(result: Any) -> list[Any]:
         if isinstance(result, dict):
@@ -226,61 +227,63 @@ def _run(
             arrays[f"{prefix}/{path_of[id(v)]}"] = value.astype(np.float32)  # ample for the comparison
 
     seconds: dict[str, float] = {}
-    start = time.perf_counter()
-    with tf.GradientTape() as tape:
-        outs = flat(model(x, training=False))
-        projs = projections([np.asarray(o) for o in outs], config.seed)
-        loss = projected(outs, projs)
-    store("grad_inference", tape.gradient(loss, trainable))
-    arrays["loss/inference"] = np.asarray(loss)
-    for i, p in enumerate(projs):
-        if p is not None:
-            arrays[f"projection/{i}"] = p
-    seconds["inference"] = time.perf_counter() - start
-
-    notes, saved_rates = make_deterministic(model)
-    compile_config = carried.get("compile_config")
-    use_fit = bool(carried.get("optimizer_carried") and carried.get("loss_carried"))
-    targets = make_targets(model, [np.asarray(o) for o in outs], compile_config if use_fit else None, config.seed)
-    for i, t in enumerate(targets):
-        arrays[f"target/{i}"] = t
-    optimizer = _optimizer(model, compile_config if use_fit else None)
-    start = time.perf_counter()
-    try:
+    with ArrayWriter(workspace / TF_FILE) as arrays:
+        start = time.perf_counter()
         with tf.GradientTape() as tape:
-            outs = flat(model(x, training=True))
+            outs = flat(model(x, training=False))
+            projs = projections([np.asarray(o) for o in outs], config.seed)
             loss = projected(outs, projs)
-            fit_targets = targets if narrow_why else [widen(t) for t in targets]
-            fit_loss = _fit_loss(model, x, fit_targets, outs) if use_fit else loss
-        for i, o in enumerate(outs):
-            arrays[f"train_out/{i}"] = np.asarray(o)
-        # one backward in training mode: of the loss the step minimises (fit's, when compiled; the
-        # projection's covers every output, and the outputs themselves are compared as well)
-        fit_grads = tape.gradient(fit_loss, trainable)
-        del tape
-        store("grad_fit" if use_fit else "grad_training", fit_grads)
-        arrays["loss/training"] = np.asarray(loss)
-        arrays["loss/fit"] = np.asarray(fit_loss)
-        pairs = [(g, v) for g, v in zip(fit_grads, trainable, strict=True) if g is not None]
-        optimizer.apply_gradients(pairs)
-        seconds["training"] = time.perf_counter() - start
-        after = flat(model(x, training=False))
-        for i, o in enumerate(after):
-            arrays[f"after/{i}"] = np.asarray(o)
-        for v in everything:  # the change, computed in the variable's own precision
-            path = path_of[id(v)]
-            arrays[f"delta/{path}"] = (v.numpy() - before[path]).astype(np.float32)
-    finally:
-        restore(saved_rates)
-        for v in everything:
-            v.assign(before[path_of[id(v)]])
-    for path, value in before.items():
-        arrays[f"before/{path}"] = value.astype(np.float32) if value.dtype == np.float64 else value
-    input_names = [s.name for s in loaded.inputs]
-    maps = index_maps(original, config, input_names)
-    for key, index in maps.items():
-        arrays[f"index/{key}"] = index
-    np.savez(workspace / TF_FILE, **arrays)
+        store("grad_inference", tape.gradient(loss, trainable))
+        arrays["loss/inference"] = np.asarray(loss)
+        for i, p in enumerate(projs):
+            if p is not None:
+                arrays[f"projection/{i}"] = p
+        seconds["inference"] = time.perf_counter() - start
+
+        notes, saved_rates = make_deterministic(model)
+        compile_config = carried.get("compile_config")
+        use_fit = bool(carried.get("optimizer_carried") and carried.get("loss_carried"))
+        targets = make_targets(model, [np.asarray(o) for o in outs], compile_config if use_fit else None, config.seed)
+        for i, t in enumerate(targets):
+            arrays[f"target/{i}"] = t
+        optimizer = _optimizer(model, compile_config if use_fit else None)
+        start = time.perf_counter()
+        try:
+            with tf.GradientTape() as tape:
+                outs = flat(model(x, training=True))
+                loss = projected(outs, projs)
+                fit_targets = targets if narrow_why else [widen(t) for t in targets]
+                fit_loss = _fit_loss(model, x, fit_targets, outs) if use_fit else loss
+            for i, o in enumerate(outs):
+                arrays[f"train_out/{i}"] = np.asarray(o)
+            # one backward in training mode: of the loss the step minimises (fit's, when compiled; the
+            # projection's covers every output, and the outputs themselves are compared as well)
+            fit_grads = tape.gradient(fit_loss, trainable)
+            del tape
+            store("grad_fit" if use_fit else "grad_training", fit_grads)
+            arrays["loss/training"] = np.asarray(loss)
+            arrays["loss/fit"] = np.asarray(fit_loss)
+            pairs = [(g, v) for g, v in zip(fit_grads, trainable, strict=True) if g is not None]
+            optimizer.apply_gradients(pairs)
+            del fit_grads, pairs
+            seconds["training"] = time.perf_counter() - start
+            after = flat(model(x, training=False))
+            for i, o in enumerate(after):
+                arrays[f"after/{i}"] = np.asarray(o)
+            for v in everything:  # the change, computed in the variable's own precision
+                path, value = path_of[id(v)], v.numpy()
+                arrays[f"delta/{path}"] = (value - before[path].astype(value.dtype)).astype(np.float32)
+        finally:
+            restore(saved_rates)
+            if narrow_why:  # the loaded model itself took the step
+                for v in everything:
+                    v.assign(before[path_of[id(v)]])
+        for path, value in before.items():
+            arrays[f"before/{path}"] = value
+        input_names = [s.name for s in loaded.inputs]
+        maps = index_maps(original, config, input_names)
+        for key, index in maps.items():
+            arrays[f"index/{key}"] = index
     info = {
         "deterministic": notes,
         "fit": use_fit,

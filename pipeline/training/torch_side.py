@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.training.arrays import ArrayWriter
 from pipeline.training.tf_side import DEFAULT_LR, TF_FILE, TF_INFO
 
 TORCH_FILE = "training_torch.npz"
@@ -113,6 +114,7 @@ def _run(
     root: Path, model_py: Any, input_names: list[str], info: dict[str, Any], dtype: Any, why: str
 ) -> dict[str, Any]:
     import torch
+    from safetensors import safe_open
 
     translation = json.loads((root / "translation.json").read_text(encoding="utf-8"))
     keys = translation.get("output_keys")
@@ -134,10 +136,7 @@ def _run(
     module = model_py.load(str(root / "model.safetensors")).to(dtype)
     named = {k: p for k, p in module.named_parameters() if p.requires_grad}
     frozen = [k for k, p in module.named_parameters() if not p.requires_grad]
-    before = {k: v.detach().clone() for k, v in module.state_dict().items() if v.is_floating_point()}
     inputs = [typed(batch[name]) for name in input_names]
-    out: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
 
     def numpy(value: Any) -> np.ndarray:
         array = value.detach().numpy()
@@ -158,43 +157,46 @@ def _run(
             fit_targets = dict(zip(keys, targets, strict=True))
         return model_py.training_loss(module, fit_outputs, fit_targets)
 
-    start = time.perf_counter()
-    module.eval()
-    loss = projected(_flat(module(*inputs), keys))
-    for k, g in grads_of(loss).items():
-        out[f"grad_inference/{k}"] = numpy(g)
-    out["loss/inference"] = np.asarray(loss.item())
-    seconds["inference"] = time.perf_counter() - start
+    seconds: dict[str, float] = {}
+    with ArrayWriter(root / TORCH_FILE) as out:
+        start = time.perf_counter()
+        module.eval()
+        loss = projected(_flat(module(*inputs), keys))
+        for k, g in grads_of(loss).items():
+            out[f"grad_inference/{k}"] = numpy(g)
+        out["loss/inference"] = np.asarray(loss.item())
+        seconds["inference"] = time.perf_counter() - start
 
-    use_fit = bool(info.get("fit"))
-    has_fit = use_fit and hasattr(model_py, "make_optimizer") and hasattr(model_py, "training_loss")
-    start = time.perf_counter()
-    kept = train_mode(module)
-    outs = _flat(module(*inputs), keys)
-    loss = projected(outs)
-    for i, o in enumerate(outs):
-        out[f"train_out/{i}"] = numpy(o)
-    if has_fit:  # one backward, of the loss the step minimises (as the Keras half)
-        fit_loss = fit_loss_of(outs)
-        optimizer = model_py.make_optimizer(module)
-    else:
-        fit_loss = loss
-        optimizer = PlainSGD(list(named.values()), DEFAULT_LR)
-    for k, g in grads_of(fit_loss).items():
-        out[f"{'grad_fit' if has_fit else 'grad_training'}/{k}"] = numpy(g)
-        named[k].grad = g.detach()
-    out["loss/training"] = np.asarray(loss.item())
-    out["loss/fit"] = np.asarray(fit_loss.item())
-    optimizer.step()
-    seconds["training"] = time.perf_counter() - start
-    module.eval()
-    with torch.no_grad():
-        for i, o in enumerate(_flat(module(*inputs), keys)):
-            out[f"after/{i}"] = numpy(o)
-        for k, v in module.state_dict().items():
-            if k in before:  # the change, computed in the module's own precision
-                out[f"delta/{k}"] = numpy(v - before[k])
-    np.savez(root / TORCH_FILE, **out)
+        use_fit = bool(info.get("fit"))
+        has_fit = use_fit and hasattr(model_py, "make_optimizer") and hasattr(model_py, "training_loss")
+        start = time.perf_counter()
+        kept = train_mode(module)
+        outs = _flat(module(*inputs), keys)
+        loss = projected(outs)
+        for i, o in enumerate(outs):
+            out[f"train_out/{i}"] = numpy(o)
+        if has_fit:  # one backward, of the loss the step minimises (as the Keras half)
+            fit_loss = fit_loss_of(outs)
+            optimizer = model_py.make_optimizer(module)
+        else:
+            fit_loss = loss
+            optimizer = PlainSGD(list(named.values()), DEFAULT_LR)
+        for k, g in grads_of(fit_loss).items():
+            out[f"{'grad_fit' if has_fit else 'grad_training'}/{k}"] = numpy(g)
+            named[k].grad = g.detach()
+        out["loss/training"] = np.asarray(loss.item())
+        out["loss/fit"] = np.asarray(fit_loss.item())
+        optimizer.step()
+        seconds["training"] = time.perf_counter() - start
+        module.eval()
+        with torch.no_grad():
+            for i, o in enumerate(_flat(module(*inputs), keys)):
+                out[f"after/{i}"] = numpy(o)
+            with safe_open(str(root / "model.safetensors"), framework="pt") as weights:
+                for k, v in module.state_dict().items():
+                    if v.is_floating_point():  # the change, in the module's own precision
+                        out[f"delta/{k}"] = numpy(v - weights.get_tensor(k).to(v.dtype))
+
     trainable = sum(p.numel() for p in named.values())
     weight_map = translation.get("weight_map") or {}
     # frozen parameters and buffers that hold no Keras weight are constants (an LSTM's second bias
