@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -66,24 +67,36 @@ def value_map(keras_value: np.ndarray, torch_value: np.ndarray) -> np.ndarray | 
     return None
 
 
+CHUNK = 1 << 22  # elements per pass: VGG16's fc1 kernel (103 million) in float64 at once was 5 GB
+
+
 def _errors(
     got: np.ndarray, want: np.ndarray, tol: TrainingTolerance, least: float = 0.0, floor: Any = 0.0
 ) -> dict[str, Any]:
     """Errors of ``got`` against ``want`` in units of ``want``'s spread (at least ``least``);
     ``floor``: a further allowance per element (float32 rounding of the values an update changed)."""
-    got, want = np.asarray(got, np.float64).ravel(), np.asarray(want, np.float64).ravel()
+    got, want = np.ravel(got), np.ravel(want)
+    floor = np.ravel(floor)
     if want.size == 0:
         return {"max_abs": 0.0, "spread": 0.0, "max_in_spread": 0.0, "max_rel": 0.0, "passed": True}
-    diff, magnitude = np.abs(got - want), np.abs(want)
-    spread = max(float(np.std(want)), least) or float(np.max(magnitude)) or 1e-30
-    allowed = tol.atol * spread + tol.rtol * magnitude + np.ravel(floor)
-    ok = bool(np.all(diff <= allowed)) and bool(np.all(np.isfinite(got)))
-    scale = np.maximum(magnitude, spread)
+    chunks = range(0, want.size, CHUNK)
+    mean = sum(float(np.sum(want[i : i + CHUNK], dtype=np.float64)) for i in chunks) / want.size
+    square = sum(float(np.sum((want[i : i + CHUNK].astype(np.float64) - mean) ** 2)) for i in chunks)
+    peak = max(float(np.max(np.abs(want[i : i + CHUNK]))) for i in chunks)
+    spread = max(float(np.sqrt(square / want.size)), least) or peak or 1e-30
+    ok, max_abs, max_rel = True, 0.0, 0.0
+    for i in chunks:
+        a, b = got[i : i + CHUNK].astype(np.float64), want[i : i + CHUNK].astype(np.float64)
+        diff, magnitude = np.abs(a - b), np.abs(b)
+        allowed = tol.atol * spread + tol.rtol * magnitude + (floor[i : i + CHUNK] if floor.size > 1 else floor)
+        ok = ok and bool(np.all(diff <= allowed)) and bool(np.all(np.isfinite(a)))
+        max_abs = max(max_abs, float(diff.max()))
+        max_rel = max(max_rel, float((diff / np.maximum(magnitude, spread)).max()))
     return {
-        "max_abs": float(diff.max()),
+        "max_abs": max_abs,
         "spread": spread,
-        "max_in_spread": float(diff.max() / spread),
-        "max_rel": float((diff / scale).max()),
+        "max_in_spread": max_abs / spread,
+        "max_rel": max_rel,
         "passed": ok,
     }
 
@@ -94,9 +107,9 @@ def _layer_weight(path: str) -> tuple[str, str]:
 
 
 def compare(
-    tf: dict[str, np.ndarray],
-    torch: dict[str, np.ndarray],
-    torch_before: dict[str, np.ndarray],
+    tf: Mapping[str, np.ndarray],
+    torch: Mapping[str, np.ndarray],
+    torch_before: Mapping[str, np.ndarray],
     weight_map: dict[str, str],
     info: dict[str, Any],
     tol: TrainingTolerance = FLOAT64,
@@ -120,7 +133,7 @@ def compare(
             maps[key] = index
 
     def to_keras(
-        path: str, arrays: dict[str, np.ndarray], prefix: str, add: bool
+        path: str, arrays: Mapping[str, np.ndarray], prefix: str, add: bool
     ) -> tuple[np.ndarray, np.ndarray] | None:
         size = tf[f"before/{path}"].size
         values, covered = np.zeros(size), np.zeros(size, bool)
@@ -141,7 +154,7 @@ def compare(
         return (values, covered) if found else None
 
     def delta(path: str) -> np.ndarray:
-        return tf[f"delta/{path}"].astype(np.float64).ravel()
+        return np.ravel(tf[f"delta/{path}"])
 
     # A weight whose gradient cancels out (a bias before BatchNorm in training mode) has only
     # rounding noise: spreads count as at least LEAST of the largest spread of the same check.
