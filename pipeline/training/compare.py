@@ -158,8 +158,13 @@ def compare(
 
     # A weight whose gradient cancels out (a bias before BatchNorm in training mode) has only
     # rounding noise: spreads count as at least LEAST of the largest spread of the same check.
-    least = {c: LEAST * max([float(np.std(tf[f"{c}/{p}"])) for p in order if f"{c}/{p}" in tf] or [0.0]) for c in GRADS}
-    least["update"] = LEAST * max([float(np.std(delta(p))) for p in order if f"delta/{p}" in tf] or [0.0])
+    least = {
+        c: LEAST * max([float(np.std(tf[f"{c}/{p}"], dtype=np.float64)) for p in order if f"{c}/{p}" in tf] or [0.0])
+        for c in GRADS
+    }
+    least["update"] = LEAST * max(
+        [float(np.std(delta(p), dtype=np.float64)) for p in order if f"delta/{p}" in tf] or [0.0]
+    )
     narrow = tol.atol >= FLOAT32.atol
 
     def row_of(path: str) -> dict[str, Any]:
