@@ -250,3 +250,31 @@ def test_resnet_stem_with_folded_padding_passes(tmp_path: Path) -> None:
     assert result["precision"] == {"keras": "float64", "torch": "float64", "why": ""}
     print(result["worst"])
     assert max(result["worst"].values()) < 1e-8, result["worst"]
+
+
+def test_module_that_cannot_run_in_float64_is_checked_in_float32(tmp_path: Path) -> None:
+    def plant(model_py: Path) -> None:  # a float32-only forward: harmless in float32, fails in float64
+        text = model_py.read_text()
+        model_py.write_text(
+            text.replace(
+                "    def forward(self, image):\n", "    def forward(self, image):\n        image = image.float()\n", 1
+            )
+        )
+
+    result = run_check(seed_cnn(), tmp_path, plant=plant)
+    assert result["precision"]["keras"] == "float64" and result["precision"]["torch"] == "float32"
+    assert "does not run in float64" in result["precision"]["why"], result["precision"]
+    assert result["passed"] and result["tolerance"]["atol"] == 2e-3, result["first_divergence"]
+
+
+def test_model_keras_cannot_rebuild_in_float64_is_checked_in_float32(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.training import tf_side
+
+    # the path taken by models whose config does not rebuild them (custom classes without get_config)
+    monkeypatch.setattr(tf_side, "float64_clone", lambda model: (None, "not rebuilt from its config"))
+    result = run_check(seed_cnn(), tmp_path)
+    assert result["precision"] == {"keras": "float32", "torch": "float32", "why": "not rebuilt from its config"}
+    assert result["passed"], result["first_divergence"]
+    assert 0 < result["worst"]["grad_inference"] < 1e-4  # float32 rounding, inside the float32 tolerance

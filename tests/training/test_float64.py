@@ -45,12 +45,16 @@ def test_subclassed_model_is_not_rebuilt_and_says_why() -> None:
     assert clone is None and "float64" in why
 
 
-def test_mixed_precision_model_is_not_rebuilt() -> None:
+def test_mixed_precision_model_computes_in_float64() -> None:
     import keras
 
-    dense = keras.layers.Dense(3, dtype="mixed_float16")
     inputs = keras.Input((2,))
-    model = keras.Model(inputs, dense(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, dtype="mixed_bfloat16")(inputs))
     with float64_default():
         clone, why = float64_clone(model)
-    assert clone is None and why, why
+    assert clone is not None and why == "", why
+    x = np.random.default_rng(0).normal(size=(2, 2))
+    wide = np.asarray(clone(x))
+    assert wide.dtype == np.float64
+    kernel, bias = (np.asarray(w, np.float64) for w in model.get_weights())
+    np.testing.assert_allclose(wide, x @ kernel + bias, rtol=1e-12)
