@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-
 # dtype (policy) names that become float64: a mixed-precision model is checked for what it computes,
 # not for float16's rounding, which the forward comparison already allows for (pipeline.precision)
 WIDENED = {"float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16"}
