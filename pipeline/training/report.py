@@ -28,6 +28,14 @@ def summary_lines(training: dict[str, Any]) -> list[str]:
     lines = [f"Passed: {'yes' if training['passed'] else 'NO'}"]
     if training.get("first_divergence"):
         lines.append(f"First divergence: {training['first_divergence']}")
+    precision = training.get("precision") or {}
+    if precision:
+        wide = precision.get("keras") == precision.get("torch") == "float64"
+        lines.append(
+            "Precision: float64 in both frameworks (one forward and backward each per mode)"
+            if wide
+            else f"Precision: Keras {precision.get('keras')}, torch {precision.get('torch')}: {precision.get('why')}"
+        )
     counts = training.get("parameters") or {}
     if counts:
         lines.append(

@@ -76,18 +76,19 @@ def training_stage(conv: Any) -> None:
 
 def check(root: Path, weight_map: dict[str, str], torch_info: dict[str, Any]) -> dict[str, Any]:
     """Compare the two halves' files in ``root``; the report's ``training`` section."""
-    import numpy as np
-    from safetensors.numpy import load_file
-
-    from pipeline.training.compare import compare
+    from pipeline.training.arrays import ArrayFile, WeightsFile
+    from pipeline.training.compare import compare, tolerance_for
 
     tf_info = json.loads((root / "training_tf.json").read_text(encoding="utf-8"))
-    with np.load(root / "training_tf.npz", allow_pickle=False) as data:
-        tf_arrays = {k: data[k] for k in data.files}
-    with np.load(root / "training_torch.npz", allow_pickle=False) as data:
-        torch_arrays = {k: data[k] for k in data.files}
-    before = load_file(str(root / "model.safetensors"))
-    result = compare(tf_arrays, torch_arrays, before, weight_map, tf_info)
+    tf_arrays, torch_arrays = ArrayFile(root / "training_tf.npz"), ArrayFile(root / "training_torch.npz")
+    try:
+        before = WeightsFile(root / "model.safetensors")
+        result = compare(tf_arrays, torch_arrays, before, weight_map, tf_info, tolerance_for(tf_info, torch_info))
+    finally:
+        tf_arrays.close()
+        torch_arrays.close()
+    why = torch_info.get("precision_why") or tf_info.get("precision_why")
+    result["precision"] = {"keras": tf_info.get("precision"), "torch": torch_info.get("precision"), "why": why or ""}
     keras_trainable = int(sum(tf_info.get("trainable", {}).values()))
     keras_frozen = int(sum(tf_info.get("non_trainable", {}).values()))
     counts = {

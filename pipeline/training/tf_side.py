@@ -1,16 +1,18 @@
 """The TensorFlow half of the training check (runs in the TensorFlow worker, after the reference).
 
-With the model's own weights and the seeded ``random`` input set:
+With the model's own weights and the seeded ``random`` input set, in float64 (the model rebuilt
+from its config, :mod:`pipeline.training.float64`; float32 where it cannot be, and the report says
+why):
 
 1. inference mode: a fixed scalar loss, ``sum_k <P_k, output_k>`` with a seeded random projection
    ``P_k`` of every float output (none left out), and its gradient w.r.t. every trainable variable
    (``tf.GradientTape``);
 2. training mode (BatchNorm on batch statistics; Dropout/noise layers set to rate 0 so the step is
-   deterministic, listed in the result): one forward, the same projection loss and its gradients,
-   and the loss ``fit`` minimises (``model.compute_loss``: compiled loss + regularisers) with its
-   gradients, which one step of the compiled optimizer applies (uncompiled: SGD(0.01) on the
-   projection loss);
-3. the outputs after the step (inference mode), every variable after the step.
+   deterministic, listed in the result): one forward and one backward, of the loss ``fit``
+   minimises (``model.compute_loss``: compiled loss + regularisers) when the model is compiled,
+   else of the same projection loss; one step of the compiled optimizer applies those gradients
+   (uncompiled: SGD(0.01));
+3. the outputs after the step (inference mode) and every variable's change in it.
 
 Everything is saved in Keras layout keyed by variable path (``training_tf.npz``). Index maps
 (:func:`index_maps`) say which Keras element each state-dict element came from, so the torch side's
@@ -26,19 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.training.arrays import ArrayWriter
 from pipeline.training.compile_config import read_compile_config, training_code
-from pipeline.training.tf_noise import inference_noise
+from pipeline.training.float64 import float64_clone, float64_default, widen
+from pipeline.training.layer_walk import graph_order, make_deterministic, restore
 
-STOCHASTIC = {  # Keras class -> attributes that make it random in training
-    "Dropout": ("rate",),
-    "SpatialDropout1D": ("rate",),
-    "SpatialDropout2D": ("rate",),
-    "SpatialDropout3D": ("rate",),
-    "AlphaDropout": ("rate",),
-    "GaussianDropout": ("rate",),
-    "GaussianNoise": ("stddev",),
-}
-RECURRENT_RATES = ("dropout", "recurrent_dropout")
 DEFAULT_LR = 0.01
 TF_FILE = "training_tf.npz"
 TF_INFO = "training_tf.json"
@@ -84,62 +78,6 @@ def make_targets(
     return targets
 
 
-def _layers(model: Any) -> list[Any]:
-    """Every layer inside ``model`` in the order Keras lists them, then the layers held inside
-    layers (RNN cells, wrapped layers, an attention layer's dropout), depth first, each once."""
-    return [layer for _, layer in _named_layers(model)]
-
-
-def _named_layers(model: Any, owner: str | None = None, seen: set[int] | None = None) -> list[tuple[str, Any]]:
-    """:func:`_layers` with a name for each: a layer of the model's graph by its own name, a layer
-    held in another layer's attribute as ``<owner>/<attribute>`` (``mha/dropout``). Keras numbers
-    the names it makes up (``dropout_2``) by how many such layers the process built before, so
-    those names would change from run to run; the attribute does not."""
-    seen = set() if seen is None else seen
-    out: list[tuple[str, Any]] = []
-    inner = [(None, layer) for layer in getattr(model, "layers", []) or []]
-    inner += [
-        (attr, v)
-        for attr, v in vars(model).items()
-        if type(v).__module__.startswith(("keras.", "tf_keras.")) and hasattr(v, "call")
-    ]
-    for attr, layer in inner:
-        if id(layer) in seen or layer is model:
-            continue
-        seen.add(id(layer))
-        name = str(layer.name)
-        if attr is not None and owner is not None:
-            name = f"{owner}/{attr.strip('_').removesuffix('_layer') or attr}"
-        out.append((name, layer))
-        out += _named_layers(layer, name, seen)
-    return out
-
-
-def make_deterministic(model: Any) -> tuple[list[str], list[tuple[Any, str, Any]]]:
-    """Set every dropout/noise rate of the model to 0; (report lines, what to restore)."""
-    notes: list[str] = []
-    saved: list[tuple[Any, str, Any]] = []
-    for name, layer in _named_layers(model):
-        kind = type(layer).__name__
-        attrs = STOCHASTIC.get(kind, ()) + tuple(a for a in RECURRENT_RATES if "Cell" in kind or "RNN" in kind)
-        attrs += ("dropout",) if kind in ("MultiHeadAttention", "Attention", "AdditiveAttention") else ()
-        for attr in attrs:
-            value = getattr(layer, attr, None)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-                try:
-                    setattr(layer, attr, 0.0)
-                except AttributeError:  # a read-only property: the layer's own Dropout sublayer has it
-                    continue
-                saved.append((layer, attr, value))
-                notes.append(f"{name} ({kind}): {attr} {value:g} -> 0")
-    return notes, saved
-
-
-def restore(saved: list[tuple[Any, str, Any]]) -> None:
-    for layer, attr, value in saved:
-        setattr(layer, attr, value)
-
-
 def variable_path(variable: Any) -> str:
     path = getattr(variable, "path", None)
     if path:
@@ -175,7 +113,7 @@ def index_maps(model: Any, config: Any, input_names: list[str]) -> dict[str, np.
         if key not in code.weight_map or not np.issubdtype(array.dtype, np.floating):
             continue
         codes = np.asarray(array, np.float64)
-        index = np.where((codes >= 1) & (codes == np.round(codes)), codes - 1, -1).astype(np.int64)
+        index = np.where((codes >= 1) & (codes == np.round(codes)), codes - 1, -1).astype(np.int32)  # < 2**24
         maps[key] = index
     return maps
 
@@ -228,21 +166,49 @@ def run(
     loaded: Any, config: Any, workspace: Path, sets: dict[str, dict[str, np.ndarray]], carried: dict[str, Any]
 ) -> dict[str, Any]:
     """The TensorFlow half; writes ``training_tf.npz`` / ``training_tf.json`` in ``workspace``."""
+    compile_config = carried.get("compile_config")
+    use_fit = bool(carried.get("optimizer_carried") and carried.get("loss_carried"))
+    with float64_default():
+        wide, why = float64_clone(loaded.keras_model)
+        if wide is not None and use_fit:
+            ensure_compiled(wide, compile_config)
+        if wide is not None:
+            return _run(loaded, wide, config, workspace, sets, carried, "")
+    return _run(loaded, loaded.keras_model, config, workspace, sets, carried, why)
+
+
+def _run(
+    loaded: Any,
+    model: Any,
+    config: Any,
+    workspace: Path,
+    sets: dict[str, dict[str, np.ndarray]],
+    carried: dict[str, Any],
+    narrow_why: str,
+) -> dict[str, Any]:
+    """Both modes on ``model`` (the float64 clone, or the model itself when ``narrow_why`` says
+    why no clone); variables are named by the loaded model's paths (the clone's are the same)."""
+    import time
+
     import tensorflow as tf
 
-    model = loaded.keras_model
+    original = loaded.keras_model
+    dtype = tf.float32 if narrow_why else tf.float64
     batch = sets.get("random") or next(iter(sets.values()))
     feed_arrays = [batch[s.name] for s in loaded.inputs]
+    if not narrow_why:
+        feed_arrays = [widen(a) for a in feed_arrays]
     dict_inputs = isinstance(getattr(model, "input", None), dict)
     x: Any = (
         dict(zip([s.name for s in loaded.inputs], feed_arrays, strict=True))
         if dict_inputs
         else (feed_arrays if len(feed_arrays) > 1 else feed_arrays[0])
     )
+    path_of = {id(v): variable_path(o) for v, o in zip(model.variables, original.variables, strict=True)}
     trainable = list(model.trainable_variables)
     everything = [v for v in model.variables if _is_float(v)]
-    before = {variable_path(v): v.numpy() for v in everything}
-    arrays: dict[str, np.ndarray] = {}
+    # the values before the step, from the loaded model (the clone holds the same in float64)
+    before = {variable_path(o): o.numpy() for o in original.variables if _is_float(o)}
 
     def flat(result: Any) -> list[Any]:
         if isinstance(result, dict):
@@ -250,82 +216,88 @@ def run(
         return list(result) if isinstance(result, list | tuple) else [result]
 
     def projected(outs: list[Any], projs: list[np.ndarray | None]) -> Any:
-        return tf.add_n(
-            [tf.reduce_sum(tf.cast(o, tf.float32) * p) for o, p in zip(outs, projs, strict=True) if p is not None]
-        )
+        pairs = [(o, p) for o, p in zip(outs, projs, strict=True) if p is not None]
+        return tf.add_n([tf.reduce_sum(tf.cast(o, dtype) * tf.cast(p, dtype)) for o, p in pairs])
+
+    def store(prefix: str, grads: list[Any]) -> None:
+        for v, g in zip(trainable, grads, strict=True):
+            if g is not None and not hasattr(g, "numpy"):  # tf.IndexedSlices (an Embedding's gradient)
+                g = tf.convert_to_tensor(g)
+            value = np.zeros(v.shape, np.float32) if g is None else np.asarray(g)
+            arrays[f"{prefix}/{path_of[id(v)]}"] = value.astype(np.float32)  # ample for the comparison
 
     seconds: dict[str, float] = {}
-    import time
-
-    start = time.perf_counter()
-    with tf.GradientTape() as tape:
-        outs = flat(model(x, training=False))
-        projs = projections([np.asarray(o) for o in outs], config.seed)
-        loss = projected(outs, projs)
-    grads = tape.gradient(loss, trainable)
-    _store(arrays, "grad_inference", trainable, grads)
-    arrays["loss/inference"] = np.asarray(loss)
-    for i, p in enumerate(projs):
-        if p is not None:
-            arrays[f"projection/{i}"] = p
-    seconds["inference"] = time.perf_counter() - start
-    start = time.perf_counter()
-    arrays |= inference_noise(model, x, projs, grads, [variable_path(v) for v in trainable], flat)
-    seconds["float64_replay"] = time.perf_counter() - start
-
-    notes, saved_rates = make_deterministic(model)
-    compile_config = carried.get("compile_config")
-    use_fit = bool(carried.get("optimizer_carried") and carried.get("loss_carried"))
-    targets = make_targets(model, [np.asarray(o) for o in outs], compile_config if use_fit else None, config.seed)
-    for i, t in enumerate(targets):
-        arrays[f"target/{i}"] = t
-    optimizer = _optimizer(model, compile_config if use_fit else None)
-    start = time.perf_counter()
-    try:
-        with tf.GradientTape(persistent=use_fit) as tape:
-            outs = flat(model(x, training=True))
+    with ArrayWriter(workspace / TF_FILE) as arrays:
+        start = time.perf_counter()
+        with tf.GradientTape() as tape:
+            outs = flat(model(x, training=False))
+            projs = projections([np.asarray(o) for o in outs], config.seed)
             loss = projected(outs, projs)
-            fit_loss = _fit_loss(model, x, targets, outs) if use_fit else loss
-        for i, o in enumerate(outs):
-            arrays[f"train_out/{i}"] = np.asarray(o)
-        grads = tape.gradient(loss, trainable)
-        fit_grads = tape.gradient(fit_loss, trainable) if use_fit else grads
-        del tape
-        _store(arrays, "grad_training", trainable, grads)
-        _store(arrays, "grad_fit", trainable, fit_grads)
-        arrays["loss/training"] = np.asarray(loss)
-        arrays["loss/fit"] = np.asarray(fit_loss)
-        pairs = [(g, v) for g, v in zip(fit_grads, trainable, strict=True) if g is not None]
-        optimizer.apply_gradients(pairs)
-        seconds["training"] = time.perf_counter() - start
-        after = flat(model(x, training=False))
-        for i, o in enumerate(after):
-            arrays[f"after/{i}"] = np.asarray(o)
-        for v in everything:
-            arrays[f"value/{variable_path(v)}"] = v.numpy()
-    finally:
-        restore(saved_rates)
-        for v in everything:
-            v.assign(before[variable_path(v)])
-    for path, value in before.items():
-        arrays[f"before/{path}"] = value
-    input_names = [s.name for s in loaded.inputs]
-    maps = index_maps(model, config, input_names)
-    for key, index in maps.items():
-        arrays[f"index/{key}"] = index
-    np.savez(workspace / TF_FILE, **arrays)
+        store("grad_inference", tape.gradient(loss, trainable))
+        arrays["loss/inference"] = np.asarray(loss)
+        for i, p in enumerate(projs):
+            if p is not None:
+                arrays[f"projection/{i}"] = p
+        seconds["inference"] = time.perf_counter() - start
+
+        notes, saved_rates = make_deterministic(model)
+        compile_config = carried.get("compile_config")
+        use_fit = bool(carried.get("optimizer_carried") and carried.get("loss_carried"))
+        targets = make_targets(model, [np.asarray(o) for o in outs], compile_config if use_fit else None, config.seed)
+        for i, t in enumerate(targets):
+            arrays[f"target/{i}"] = t
+        optimizer = _optimizer(model, compile_config if use_fit else None)
+        start = time.perf_counter()
+        try:
+            with tf.GradientTape() as tape:
+                outs = flat(model(x, training=True))
+                loss = projected(outs, projs)
+                fit_targets = targets if narrow_why else [widen(t) for t in targets]
+                fit_loss = _fit_loss(model, x, fit_targets, outs) if use_fit else loss
+            for i, o in enumerate(outs):
+                arrays[f"train_out/{i}"] = np.asarray(o)
+            # one backward in training mode: of the loss the step minimises (fit's, when compiled; the
+            # projection's covers every output, and the outputs themselves are compared as well)
+            fit_grads = tape.gradient(fit_loss, trainable)
+            del tape
+            store("grad_fit" if use_fit else "grad_training", fit_grads)
+            arrays["loss/training"] = np.asarray(loss)
+            arrays["loss/fit"] = np.asarray(fit_loss)
+            pairs = [(g, v) for g, v in zip(fit_grads, trainable, strict=True) if g is not None]
+            optimizer.apply_gradients(pairs)
+            del fit_grads, pairs
+            seconds["training"] = time.perf_counter() - start
+            after = flat(model(x, training=False))
+            for i, o in enumerate(after):
+                arrays[f"after/{i}"] = np.asarray(o)
+            for v in everything:  # the change, computed in the variable's own precision
+                path, value = path_of[id(v)], v.numpy()
+                arrays[f"delta/{path}"] = (value - before[path].astype(value.dtype)).astype(np.float32)
+        finally:
+            restore(saved_rates)
+            if narrow_why:  # the loaded model itself took the step
+                for v in everything:
+                    v.assign(before[path_of[id(v)]])
+        for path, value in before.items():
+            arrays[f"before/{path}"] = value
+        input_names = [s.name for s in loaded.inputs]
+        maps = index_maps(original, config, input_names)
+        for key, index in maps.items():
+            arrays[f"index/{key}"] = index
     info = {
         "deterministic": notes,
         "fit": use_fit,
         **carried,
+        "precision": "float32" if narrow_why else "float64",
+        "precision_why": narrow_why,
         "keras_optimizer": type(optimizer).__name__
         if use_fit
         else f"SGD(learning_rate={DEFAULT_LR}) on the projection loss",
-        "trainable": {variable_path(v): int(np.prod(v.shape)) for v in trainable},
+        "trainable": {path_of[id(v)]: int(np.prod(v.shape)) for v in trainable},
         "non_trainable": {  # weights only: a dropout layer's seed state is not one
-            variable_path(v): int(np.prod(v.shape)) for v in model.non_trainable_variables if _is_float(v)
+            path_of[id(v)]: int(np.prod(v.shape)) for v in model.non_trainable_variables if _is_float(v)
         },
-        "graph_order": _graph_order(model),
+        "graph_order": graph_order(original, variable_path),
         "outputs": len(outs),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
@@ -335,15 +307,6 @@ def run(
 
 def _is_float(variable: Any) -> bool:
     return "float" in str(variable.dtype)
-
-
-def _store(arrays: dict[str, np.ndarray], prefix: str, variables: list[Any], grads: list[Any]) -> None:
-    for v, g in zip(variables, grads, strict=True):
-        if g is not None and not hasattr(g, "numpy"):  # tf.IndexedSlices (an Embedding's gradient)
-            import tensorflow as tf
-
-            g = tf.convert_to_tensor(g)
-        arrays[f"{prefix}/{variable_path(v)}"] = np.zeros(v.shape, np.float32) if g is None else np.asarray(g)
 
 
 def _optimizer(model: Any, compile_config: dict[str, Any] | None) -> Any:
@@ -367,7 +330,7 @@ def _fit_loss(model: Any, x: Any, targets: list[np.ndarray], outs: list[Any]) ->
 
 def ensure_compiled(model: Any, compile_config: dict[str, Any] | None) -> None:
     """Compile a model loaded without its training configuration (loss, loss weights) from it."""
-    if compile_config is None or getattr(model, "compiled_loss", None) is not None or getattr(model, "compiled", False):
+    if compile_config is None or getattr(model, "compiled", False):
         return
     import keras
 
@@ -376,9 +339,3 @@ def ensure_compiled(model: Any, compile_config: dict[str, Any] | None) -> None:
         loss=compile_config.get("loss"),
         loss_weights=compile_config.get("loss_weights"),
     )
-
-
-def _graph_order(model: Any) -> list[str]:
-    """Variable paths in the order their layers run (for naming the first divergence)."""
-    paths = [variable_path(v) for layer in _layers(model) for v in getattr(layer, "weights", [])]
-    return list(dict.fromkeys(paths))

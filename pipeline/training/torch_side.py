@@ -2,16 +2,15 @@
 
 It loads ``model.py`` from the conversion's folder (its ``load()``: the module with
 model.safetensors, as a user gets it), then does what :mod:`pipeline.training.tf_side` did, on the
-same batch, projections and targets: gradients of the projection loss in ``eval()`` and ``train()``
-mode (dropout and noise modules kept in eval, as their Keras layers ran at rate 0), the loss
+same batch, projections and targets, in the same precision: gradients of the projection loss in
+``eval()`` and ``train()`` mode (dropout and noise modules kept in eval, as their Keras layers ran at rate 0), the loss
 ``training_loss`` from model.py with its gradients, one step of ``make_optimizer(module)`` (or
 SGD(0.01) on the projection loss when the Keras model is not compiled or its configuration is not
-carried), the outputs after the step and the whole state dict after it (``training_torch.npz``).
+carried), the outputs after the step and each state-dict entry's change in it (``training_torch.npz``).
 """
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import json
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.training.arrays import ArrayWriter
 from pipeline.training.tf_side import DEFAULT_LR, TF_FILE, TF_INFO
 
 TORCH_FILE = "training_torch.npz"
@@ -31,6 +31,7 @@ DROPOUT_CLASSES = {
     "Dropout3d",
     "AlphaDropout",
     "FeatureAlphaDropout",
+    "SharedDropout",
     "GaussianNoise",
     "GaussianDropout",
 }
@@ -87,14 +88,35 @@ def _flat(result: Any, keys: list[str] | None) -> list[Any]:
 
 
 def task(request: dict[str, Any]) -> dict[str, Any]:
-    """Worker task: the torch half; request: ``workspace`` (the conversion folder), ``inputs``."""
+    """Worker task: the torch half; request: ``workspace`` (the conversion folder), ``inputs``.
+
+    In the precision the Keras half ran in: float64 (``module.double()``) unless Keras could not,
+    or the module cannot (a fallback graph's float32 literal, an op without a float64 kernel), then
+    float32, and the result says why."""
     import torch
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     root = Path(request["workspace"])
-    translation = json.loads((root / "translation.json").read_text(encoding="utf-8"))
     info = json.loads((root / TF_INFO).read_text(encoding="utf-8"))
+    model_py = load_model_py(root / "model.py")
+    why = ""
+    if info.get("precision") == "float64":
+        try:
+            return _run(root, model_py, request["inputs"], info, torch.float64, "")
+        except Exception as exc:  # any float64 failure falls back to float32, said why
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            why = f"the module does not run in float64 ({type(exc).__name__}: {first})"
+    return _run(root, model_py, request["inputs"], info, torch.float32, why or info.get("precision_why", ""))
+
+
+def _run(
+    root: Path, model_py: Any, input_names: list[str], info: dict[str, Any], dtype: Any, why: str
+) -> dict[str, Any]:
+    import torch
+    from safetensors import safe_open
+
+    translation = json.loads((root / "translation.json").read_text(encoding="utf-8"))
     keys = translation.get("output_keys")
     from pipeline.inputs import load_sets
 
@@ -103,115 +125,78 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
     with np.load(root / TF_FILE, allow_pickle=False) as data:
         tf_arrays = {k: data[k] for k in data.files if k.startswith(("projection/", "target/"))}
     n = int(info["outputs"])
-    projs = [
-        torch.from_numpy(tf_arrays[f"projection/{i}"]) if f"projection/{i}" in tf_arrays else None for i in range(n)
-    ]
-    targets = [torch.from_numpy(tf_arrays[f"target/{i}"]) for i in range(n) if f"target/{i}" in tf_arrays]
 
-    model_py = load_model_py(root / "model.py")
-    module = model_py.load(str(root / "model.safetensors"))
+    def typed(array: np.ndarray) -> Any:
+        value = torch.from_numpy(np.ascontiguousarray(array))
+        return value.to(dtype) if value.is_floating_point() else value
+
+    projs = [typed(tf_arrays[f"projection/{i}"]) if f"projection/{i}" in tf_arrays else None for i in range(n)]
+    targets = [typed(tf_arrays[f"target/{i}"]) for i in range(n) if f"target/{i}" in tf_arrays]
+
+    module = model_py.load(str(root / "model.safetensors")).to(dtype)
     named = {k: p for k, p in module.named_parameters() if p.requires_grad}
     frozen = [k for k, p in module.named_parameters() if not p.requires_grad]
-    inputs = [torch.from_numpy(np.ascontiguousarray(batch[name])) for name in request["inputs"]]
-    out: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
+    inputs = [typed(batch[name]) for name in input_names]
+
+    def numpy(value: Any) -> np.ndarray:
+        array = value.detach().numpy()
+        return array.astype(np.float32) if array.dtype == np.float64 else array
 
     def projected(outs: list[Any]) -> Any:
-        dtypes = [o.dtype if o.dtype == torch.float64 else torch.float32 for o in outs]
-        pairs = zip(outs, projs, dtypes, strict=True)
-        return sum((o.to(d) * p.to(d)).sum() for o, p, d in pairs if p is not None)
+        return sum((o.to(dtype) * p).sum() for o, p in zip(outs, projs, strict=True) if p is not None)
 
-    def grads_of(loss: Any, retain: bool, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        params = named if params is None else params
-        values = torch.autograd.grad(loss, list(params.values()), retain_graph=retain, allow_unused=True)
-        return {k: (torch.zeros_like(p) if g is None else g) for (k, p), g in zip(params.items(), values, strict=True)}
+    def grads_of(loss: Any) -> dict[str, Any]:
+        values = torch.autograd.grad(loss, list(named.values()), allow_unused=True)
+        return {k: (torch.zeros_like(p) if g is None else g) for (k, p), g in zip(named.items(), values, strict=True)}
 
-    def fit_loss_of(mod: Any, outs: list[Any]) -> Any:
+    def fit_loss_of(outs: list[Any]) -> Any:
         fit_targets: Any = targets[0] if len(targets) == 1 else targets
         fit_outputs: Any = outs[0] if len(outs) == 1 else tuple(outs)
         if keys:
             fit_outputs = dict(zip(keys, outs, strict=True))
             fit_targets = dict(zip(keys, targets, strict=True))
-        return model_py.training_loss(mod, fit_outputs, fit_targets)
+        return model_py.training_loss(module, fit_outputs, fit_targets)
 
-    def rounding_noise(
-        replica: Any, xs: list[Any], eval_grads: dict[str, Any], grads: dict[str, Any], fit_grads: Any
-    ) -> dict[str, np.ndarray]:
-        """float32 rounding noise of each gradient, in both modes: its difference from a float64 replay.
+    seconds: dict[str, float] = {}
+    with ArrayWriter(root / TORCH_FILE) as out:
+        start = time.perf_counter()
+        module.eval()
+        loss = projected(_flat(module(*inputs), keys))
+        for k, g in grads_of(loss).items():
+            out[f"grad_inference/{k}"] = numpy(g)
+        out["loss/inference"] = np.asarray(loss.item())
+        seconds["inference"] = time.perf_counter() - start
 
-        BatchNorm on batch statistics subtracts the mean of the incoming gradient; where that gradient
-        is nearly the same across the batch (a pooled head) the result is a small difference of large
-        terms, and float32 keeps only a few digits of it in either framework. Inference mode is
-        measured too (Keras measures its own half there, pipeline.training.tf_noise). ``replica``: a
-        float64 copy of the module taken before the training-mode pass moved its running statistics.
-        """
-        replica.eval()
-        params = {k: replica.get_parameter(k) for k in named}
-        xs64 = [x.double() if x.is_floating_point() else x for x in xs]
-        found = {}
-        for k, g in grads_of(projected(_flat(replica(*xs64), keys)), False, params).items():
-            found[f"noise_inference/{k}"] = (eval_grads[k].double() - g).abs().detach().numpy()
-        train_mode(replica)
-        outs64 = _flat(replica(*xs64), keys)
-        grads64 = grads_of(projected(outs64), fit_grads is not None, params)
-        for k, g in grads64.items():
-            found[f"noise_training/{k}"] = (grads[k].double() - g).abs().detach().numpy()
-        if fit_grads is not None:
-            for k, g in grads_of(fit_loss_of(replica, outs64), False, params).items():
-                found[f"noise_fit/{k}"] = (fit_grads[k].double() - g).abs().detach().numpy()
-        return found
+        use_fit = bool(info.get("fit"))
+        has_fit = use_fit and hasattr(model_py, "make_optimizer") and hasattr(model_py, "training_loss")
+        start = time.perf_counter()
+        kept = train_mode(module)
+        outs = _flat(module(*inputs), keys)
+        loss = projected(outs)
+        for i, o in enumerate(outs):
+            out[f"train_out/{i}"] = numpy(o)
+        if has_fit:  # one backward, of the loss the step minimises (as the Keras half)
+            fit_loss = fit_loss_of(outs)
+            optimizer = model_py.make_optimizer(module)
+        else:
+            fit_loss = loss
+            optimizer = PlainSGD(list(named.values()), DEFAULT_LR)
+        for k, g in grads_of(fit_loss).items():
+            out[f"{'grad_fit' if has_fit else 'grad_training'}/{k}"] = numpy(g)
+            named[k].grad = g.detach()
+        out["loss/training"] = np.asarray(loss.item())
+        out["loss/fit"] = np.asarray(fit_loss.item())
+        optimizer.step()
+        seconds["training"] = time.perf_counter() - start
+        module.eval()
+        with torch.no_grad():
+            for i, o in enumerate(_flat(module(*inputs), keys)):
+                out[f"after/{i}"] = numpy(o)
+            with safe_open(str(root / "model.safetensors"), framework="pt") as weights:
+                for k, v in module.state_dict().items():
+                    if v.is_floating_point():  # the change, in the module's own precision
+                        out[f"delta/{k}"] = numpy(v - weights.get_tensor(k).to(v.dtype))
 
-    start = time.perf_counter()
-    module.eval()
-    loss = projected(_flat(module(*inputs), keys))
-    eval_grads = grads_of(loss, False)
-    for k, g in eval_grads.items():
-        out[f"grad_inference/{k}"] = g.detach().numpy()
-    out["loss/inference"] = np.asarray(loss.item())
-    seconds["inference"] = time.perf_counter() - start
-    start = time.perf_counter()
-    replica = copy.deepcopy(module).double()
-    seconds["float64_replay"] = time.perf_counter() - start
-
-    use_fit = bool(info.get("fit"))
-    has_fit = use_fit and hasattr(model_py, "make_optimizer") and hasattr(model_py, "training_loss")
-    start = time.perf_counter()
-    kept = train_mode(module)
-    outs = _flat(module(*inputs), keys)
-    loss = projected(outs)
-    for i, o in enumerate(outs):
-        out[f"train_out/{i}"] = o.detach().numpy()
-    if has_fit:
-        fit_loss = fit_loss_of(module, outs)
-        grads = grads_of(loss, True)
-        fit_grads = grads_of(fit_loss, False)
-        optimizer = model_py.make_optimizer(module)
-    else:
-        fit_loss = loss
-        grads = fit_grads = grads_of(loss, False)
-        optimizer = PlainSGD(list(named.values()), DEFAULT_LR)
-    seconds["training"] = time.perf_counter() - start
-    start = time.perf_counter()
-    for name, noise in rounding_noise(replica, inputs, eval_grads, grads, fit_grads if has_fit else None).items():
-        out[name] = noise
-    seconds["float64_replay"] += time.perf_counter() - start
-    start = time.perf_counter()
-    for k, g in grads.items():
-        out[f"grad_training/{k}"] = g.detach().numpy()
-    for k, g in fit_grads.items():
-        out[f"grad_fit/{k}"] = g.detach().numpy()
-        named[k].grad = g.detach().clone()
-    out["loss/training"] = np.asarray(loss.item())
-    out["loss/fit"] = np.asarray(fit_loss.item())
-    optimizer.step()
-    seconds["training"] += time.perf_counter() - start
-    module.eval()
-    with torch.no_grad():
-        for i, o in enumerate(_flat(module(*inputs), keys)):
-            out[f"after/{i}"] = o.detach().numpy()
-    for k, v in module.state_dict().items():
-        out[f"value/{k}"] = v.detach().numpy()
-    np.savez(root / TORCH_FILE, **out)
     trainable = sum(p.numel() for p in named.values())
     weight_map = translation.get("weight_map") or {}
     # frozen parameters and buffers that hold no Keras weight are constants (an LSTM's second bias
@@ -224,6 +209,8 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
         "kept_in_eval": kept,
         "fit": has_fit,
         "optimizer": type(optimizer).__name__,
+        "precision": "float64" if dtype == torch.float64 else "float32",
+        "precision_why": why,
         "trainable_params": int(trainable),
         "non_trainable_params": int(buffers + sum(module.get_parameter(k).numel() for k in frozen)),
         "frozen_parameters": frozen,
