@@ -103,6 +103,20 @@ def test_one_hot_of_a_single_id_drops_its_axis() -> None:
     np.testing.assert_array_equal(got, expected)
 
 
+def test_encodings_follow_the_module_dtype() -> None:
+    """``module.double()`` (the training check's float64 replay) gives float64 encodings a Dense then reads."""
+    import keras
+
+    x = keras.Input((IDS.shape[1],), dtype="int64")
+    counts = L.IntegerLookup(vocabulary=KEYS, output_mode="count")(x)
+    model = keras.Model(x, L.Dense(2)(counts))
+    module = module_from(translate_model(model)).double()
+    with torch.no_grad():
+        got = module(torch.from_numpy(IDS))
+    assert got.dtype == torch.float64
+    np.testing.assert_allclose(got.numpy(), np.asarray(model(IDS)), rtol=1e-6, atol=1e-6)
+
+
 def test_counts_of_rank_three_inputs_decline() -> None:
     from pipeline.translate.base import Decline, LayerCall, Value
     from pipeline.translate.layers.lookup import translate_integer_lookup
