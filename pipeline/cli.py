@@ -20,19 +20,12 @@ from typing import TYPE_CHECKING, Any
 from pipeline import tempdirs
 from pipeline.errors import PipelineError, UserError
 from pipeline.progress import Display
+from pipeline.rendering.text import text_table
 
 if TYPE_CHECKING:
     from pipeline.flow import ConversionResult
 
 EXIT_PASSED, EXIT_FAILED = 0, 1
-
-
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*map(str, r)) for r in rows]
-    return "\n".join(lines)
 
 
 def print_summary(report: dict[str, Any], out_dir: Path, stream: Any = sys.stdout) -> None:
@@ -44,7 +37,7 @@ def print_summary(report: dict[str, Any], out_dir: Path, stream: Any = sys.stdou
         return
     rows = pair_rows(report)
     if rows:
-        print(_table(rows, ("pair", "output", "verdict", "max abs err")), file=stream)
+        print(text_table(rows, ("pair", "output", "verdict", "max abs err")), file=stream)
     seconds = sum(s["seconds"] for s in report.get("stages", []))
     providers = ", ".join(report.get("execution_providers") or []) or "-"
     torch_info = report.get("torch") or {}

@@ -6,14 +6,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from pipeline.conformance.cases import TOLERANCE_OVERRIDES, Outcome
-
-
-def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + "  {}"
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*map(str, r)) for r in rows]
-    return "\n".join(lines)
+from pipeline.rendering.text import text_table
 
 
 def report(outcomes: list[Outcome], total: int, baseline: bool, seconds: float) -> str:
@@ -40,7 +33,7 @@ def report(outcomes: list[Outcome], total: int, baseline: bool, seconds: float) 
     header += ("first error",)
     if rows:
         lines += ["", "Failures by op" + (" (and the plain onnx2torch baseline)" if baseline else "") + ":", ""]
-        lines.append(_table(rows, header))
+        lines.append(text_table(rows, header))
     passed = sum(o.ours is None for o in selected)
     warned = Counter(o.op for o in selected if o.ours is None and o.warned)
     lines.append("")

@@ -34,6 +34,7 @@ from pipeline.training.float64 import float64_clone, float64_default, widen
 from pipeline.training.layer_walk import graph_order, make_deterministic, restore
 
 DEFAULT_LR = 0.01
+BASE = 2**23
 TF_FILE = "training_tf.npz"
 TF_INFO = "training_tf.json"
 
@@ -86,35 +87,53 @@ def variable_path(variable: Any) -> str:
     return name[:-2] if name.endswith(":0") else name
 
 
-def index_maps(model: Any, config: Any, input_names: list[str]) -> dict[str, np.ndarray]:
+def index_maps(model: Any, config: Any, input_names: list[str], base: int = BASE) -> dict[str, np.ndarray]:
     """state-dict key -> flat index into its Keras variable for every element (-1: not a Keras element).
 
-    The model is translated again with each float variable holding its own element numbers
-    (1..n), so whatever the translator does to a weight (transposes, gate reorders, splits), the
-    numbers say where each element came from. Layers only the ONNX fallback translates have no map.
+    The model is translated again with each float variable holding its own element numbers (in
+    digits of base 2**23, one translation per digit), so whatever the translator does to a weight
+    (transposes, gate reorders, splits), the numbers say where each element came from. Layers only
+    the ONNX fallback translates have no map.
     """
     from pipeline.translate import translate_model
     from pipeline.translate.base import Decline
 
-    variables = [v for v in model.variables if "float32" in str(v.dtype) and 0 < int(np.prod(v.shape)) < 2**24]
-    saved = [v.numpy() for v in variables]
-    try:
-        for v in variables:
-            v.assign(np.arange(1, int(np.prod(v.shape)) + 1, dtype=np.float32).reshape(v.shape))
+    variables = [v for v in model.variables if "float32" in str(v.dtype) and 0 < int(np.prod(v.shape)) < 2**46]
+    # float32 holds integers exactly below 2**24: element numbers are coded in digits of base
+    # 2**23 (1..2**23 each, 0 is "no element"), one translation per digit; VGG16's fc1 kernel
+    # (103 million elements) needs two
+    largest = max((int(np.prod(v.shape)) for v in variables), default=1)
+    digits = 1
+    while base**digits < largest:
+        digits += 1
+
+    def coded(digit: int) -> dict[str, np.ndarray] | None:
+        saved = [v.numpy() for v in variables]
         try:
-            code = translate_model(model, layout=config.layout, input_names=input_names)
-        except Decline:
-            return {}
-    finally:
-        for v, value in zip(variables, saved, strict=True):
-            v.assign(value)
+            for v in variables:
+                numbers = np.arange(int(np.prod(v.shape)), dtype=np.int64)
+                v.assign(((numbers // base**digit) % base + 1).astype(np.float32).reshape(v.shape))
+            try:
+                code = translate_model(model, layout=config.layout, input_names=input_names)
+            except Decline:
+                return None
+        finally:
+            for v, value in zip(variables, saved, strict=True):
+                v.assign(value)
+        return {k: a for k, a in code.weights.items() if k in code.weight_map and np.issubdtype(a.dtype, np.floating)}
+
+    passes = [coded(d) for d in range(digits)]
+    if any(p is None for p in passes):
+        return {}
     maps = {}
-    for key, array in code.weights.items():
-        if key not in code.weight_map or not np.issubdtype(array.dtype, np.floating):
-            continue
-        codes = np.asarray(array, np.float64)
-        index = np.where((codes >= 1) & (codes == np.round(codes)), codes - 1, -1).astype(np.int32)  # < 2**24
-        maps[key] = index
+    for key in passes[0]:  # type: ignore[union-attr]
+        index = np.zeros(passes[0][key].shape, np.int64)  # type: ignore[index]
+        valid = np.ones(index.shape, bool)
+        for digit, found in enumerate(passes):
+            codes = np.asarray(found[key], np.float64)  # type: ignore[index]
+            valid &= (codes >= 1) & (codes <= base) & (codes == np.round(codes))
+            index += np.where(valid, codes - 1, 0).astype(np.int64) * base**digit
+        maps[key] = np.where(valid, index, -1).astype(np.int32 if largest < 2**31 else np.int64)
     return maps
 
 
