@@ -187,8 +187,13 @@ def _run(
     path_of = {id(v): variable_path(o) for v, o in zip(model.variables, original.variables, strict=True)}
     trainable = list(model.trainable_variables)
     everything = [v for v in model.variables if _is_float(v)]
-    # the values before the step, from the loaded model (the clone holds the same in float64)
-    before = {variable_path(o): o.numpy() for o in original.variables if _is_float(o)}
+    # the values before the step: the loaded model's, read when needed (the float64 clone took the
+    # step); a copy only when the loaded model itself takes it
+    originals = {variable_path(o): o for o in original.variables if _is_float(o)}
+    saved = {path: o.numpy() for path, o in originals.items()} if narrow_why else {}
+
+    def before(path: str) -> np.ndarray:
+        return saved[path] if narrow_why else originals[path].numpy()
 
     def flat(result: Any) -> list[Any]:
         if isinstance(result, dict):
@@ -252,14 +257,14 @@ def _run(
                 arrays[f"after/{i}"] = np.asarray(o)
             for v in everything:  # the change, computed in the variable's own precision
                 path, value = path_of[id(v)], v.numpy()
-                arrays[f"delta/{path}"] = (value - before[path].astype(value.dtype)).astype(np.float32)
+                arrays[f"delta/{path}"] = (value - before(path).astype(value.dtype)).astype(np.float32)
         finally:
             restore(saved_rates)
             if narrow_why:  # the loaded model itself took the step
                 for v in everything:
-                    v.assign(before[path_of[id(v)]])
-        for path, value in before.items():
-            arrays[f"before/{path}"] = value
+                    v.assign(saved[path_of[id(v)]])
+        for path in originals:
+            arrays[f"before/{path}"] = before(path)
     info = {
         "deterministic": notes,
         "fit": use_fit,
