@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.config import ConversionConfig
-from pipeline.training.tf_side import BASE, index_maps
+from pipeline.training.index_maps import BASE, index_maps
 from pipeline.translate import translate_model
 
 
