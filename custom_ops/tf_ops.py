@@ -8,10 +8,11 @@ a TF handler or an ONNX function must be listed here; a test checks it against t
 
 from __future__ import annotations
 
-from custom_ops import bucketize, erfc, euclidean_norm, floor_mod, lookup_table, tf_one_hot
+from custom_ops import bincount, bucketize, erfc, euclidean_norm, floor_mod, lookup_table, tf_one_hot
 from custom_ops.base import CustomOp
 
 TF_OPS: tuple[CustomOp, ...] = (
+    bincount.OP,
     bucketize.OP,
     erfc.OP,
     euclidean_norm.OP,

@@ -32,6 +32,7 @@ class TensorSpec:
     range_reason: str = "default"
     batch_axis: int | None = 0
     known_values: list[float] | None = None  # a lookup layer's keys (pipeline/input_vocabulary.py)
+    known_only: bool = False  # only those keys are valid (an IntegerLookup without OOV indices)
     pad_value: float | None = None  # what a Masking / mask_zero layer masks (pipeline/input_padding.py)
 
     def concrete_shape(self, batch: int) -> list[int]:

@@ -20,7 +20,7 @@ from pipeline import input_padding as padding
 from pipeline.config import ConversionConfig, InputOverride
 from pipeline.context import TensorSpec
 from pipeline.errors import InputSpecError
-from pipeline.input_vocabulary import with_known_values
+from pipeline.input_vocabulary import nearest_known, with_known_values
 
 InputSets = dict[str, dict[str, np.ndarray]]
 
@@ -204,9 +204,9 @@ def edge_value(spec: TensorSpec, kind: str, batch: int, rng: np.random.Generator
         high = max(high, low + 1)  # exclusive bound
         if kind == "zeros":
             value = min(max(0, low), high - 1)
-            return np.full(shape, value, dtype=dtype)
+            return np.full(shape, nearest_known(value, spec), dtype=dtype)
         if kind == "large":
-            return np.full(shape, high - 1, dtype=dtype)
+            return np.full(shape, nearest_known(high - 1, spec), dtype=dtype)
         return generate(spec, batch, rng)
     bound = max(abs(spec.low), abs(spec.high), 1.0)
     if kind == "zeros":

@@ -1,9 +1,11 @@
 """Models with lookup preprocessing convert with default settings and pass every comparison:
-Input -> Discretization -> Embedding -> Dense, and int ids -> IntegerLookup -> Embedding -> Dense.
+Input -> Discretization -> Embedding -> Dense, int ids -> IntegerLookup -> Embedding -> Dense, and
+both layers' one_hot / multi_hot / count outputs read by a Dense.
 
-Both routes are checked: the ONNX route (our Bucketize / LookupTableFindV2 handlers) and model.py
-(torch.bucketize / torch.searchsorted, translated directly); the seeded inputs reach every bucket,
-known keys and ids outside the vocabulary.
+Both routes are checked: the ONNX route (our Bucketize / LookupTableFindV2 / OneHot / Bincount
+handlers) and model.py (torch.bucketize / torch.searchsorted and their encodings, translated
+directly); the seeded inputs reach every bucket, known keys and ids outside the vocabulary (keys
+alone for an IntegerLookup without OOV indices, where Keras raises on others).
 """
 
 from __future__ import annotations
@@ -44,8 +46,34 @@ def _looked_up() -> Any:
     return keras.Model(ids, keras.layers.Dense(3, name="score")(pooled), name="looked_up")
 
 
+def _encoded(kind: str, mode: str, **options: Any) -> Any:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    if kind == "lookup":
+        x = keras.Input((10,), dtype="int64", name="item_ids")
+        encoded = keras.layers.IntegerLookup(vocabulary=KEYS, output_mode=mode, name="items", **options)(x)
+    else:
+        x = keras.Input((10,), name="reading")
+        encoded = keras.layers.Discretization(bin_boundaries=BOUNDS, output_mode=mode, name="buckets")(x)
+    if mode == "one_hot":
+        encoded = keras.layers.Flatten()(encoded)
+    name = f"{kind}_{mode}" + ("_no_oov" if options.get("num_oov_indices") == 0 else "")
+    return keras.Model(x, keras.layers.Dense(3, name="score")(encoded), name=name)
+
+
+ENCODED = [
+    lambda: _encoded("lookup", "one_hot", mask_token=0, num_oov_indices=2),
+    lambda: _encoded("lookup", "multi_hot", mask_token=0),
+    lambda: _encoded("lookup", "count", num_oov_indices=2),
+    lambda: _encoded("lookup", "count", num_oov_indices=0),
+    lambda: _encoded("discretization", "multi_hot"),
+    lambda: _encoded("discretization", "count"),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("build", [_discretized, _looked_up])
+@pytest.mark.parametrize("build", [_discretized, _looked_up, *ENCODED])
 def test_lookup_model_converts(tmp_path: Path, build: Any) -> None:
     model = build()
     path = tmp_path / f"{model.name}.keras"
@@ -60,8 +88,10 @@ def test_lookup_model_converts(tmp_path: Path, build: Any) -> None:
     values = np.concatenate(
         [s[model.inputs[0].name].ravel() for s in load_sets(tmp_path / "out" / "inputs.npz").values()]
     )
-    if model.name == "discretized":
+    if model.name.startswith("discretiz"):
         assert set(np.digitize(values[np.isfinite(values)], BOUNDS).tolist()) == {0, 1, 2, 3, 4}
+    elif model.name.endswith("_no_oov"):
+        assert np.isin(values, KEYS).all() and len(set(values.tolist())) == len(KEYS)
     else:
         known = np.isin(values, KEYS)
         assert len(set(values[known].tolist())) >= 4 and not known.all()

@@ -36,8 +36,9 @@ def lookup_range(consumers: list[Any]) -> tuple[float, float, str] | None:
 
     Discretization: the boundaries' span widened by one mean bucket width on each side, so that
     values land in every bucket, the first and the last. IntegerLookup: the smallest key minus 2
-    (not below 0 when no key is) to the largest plus 3, which holds ids outside the vocabulary;
-    with ``invert=True`` the indices it maps back, 0 to its vocabulary size.
+    (not below 0 when no key is) to the largest plus 3, which holds ids outside the vocabulary
+    (with ``num_oov_indices=0``, where Keras raises on those, the keys' own span); with
+    ``invert=True`` the indices it maps back, 0 to its vocabulary size.
     """
     for layer in _lookups(consumers):
         kind = type(layer).__name__
@@ -53,6 +54,9 @@ def lookup_range(consumers: list[Any]) -> tuple[float, float, str] | None:
             size = int(layer.vocabulary_size())
             return 0.0, float(size), f"indices into the vocabulary of IntegerLookup '{layer.name}' (invert)"
         keys = lookup_vocabulary([layer])
+        if keys and keys_only([layer]):
+            reason = f"keys of IntegerLookup '{layer.name}' ({len(keys)}), which has no OOV index for other ids"
+            return float(min(keys)), float(max(keys) + 1), reason
         if keys:
             low = min(keys) - 2 if min(keys) < 0 else max(0, min(keys) - 2)
             reason = f"keys of IntegerLookup '{layer.name}' ({len(keys)}) and ids outside its vocabulary"
@@ -71,6 +75,18 @@ def lookup_vocabulary(consumers: list[Any]) -> list[int] | None:
         if keys:
             return sorted(set(keys))
     return None
+
+
+def keys_only(consumers: list[Any]) -> bool:
+    """Whether the layer :func:`lookup_vocabulary` reads keys from accepts nothing else (``num_oov_indices=0``).
+
+    Keras asserts that every id of such an IntegerLookup is in its vocabulary (or is the mask
+    token), so an input set must hold only those.
+    """
+    for layer in _lookups(consumers):
+        if type(layer).__name__ == "IntegerLookup" and not getattr(layer, "invert", False):
+            return int(getattr(layer, "num_oov_indices", 1)) == 0
+    return False
 
 
 def integer_range(name: str, consumers: list[Any], model: Any) -> tuple[float, float, str] | None:

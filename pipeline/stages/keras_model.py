@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.config import ConversionConfig
 from pipeline.errors import InputSpecError
 from pipeline.sources import Source
-from pipeline.stages.id_ranges import lookup_vocabulary
+from pipeline.stages.id_ranges import keys_only, lookup_vocabulary
 from pipeline.stages.loaded import STAGE, LoadedModel, dtype_name, input_spec
 from pipeline.stages.string_inputs import refuse_string_input
 from pipeline.stages.value_ranges import input_consumers, pad_value, spec_name, value_range
@@ -47,7 +47,8 @@ def from_keras(model: Any, config: ConversionConfig, source: Source) -> LoadedMo
         low, high, reason = value_range(name, dtype, consumers.get(name, []), source, model)
         spec = input_spec(name, shape, dtype, low, high, reason)
         keys = lookup_vocabulary(consumers.get(name, []))  # ids drawn mostly from a lookup layer's keys
-        specs.append(replace(spec, pad_value=pad_value(model, name), known_values=keys))
+        only = bool(keys) and keys_only(consumers.get(name, []))
+        specs.append(replace(spec, pad_value=pad_value(model, name), known_values=keys, known_only=only))
     output_names = _output_names(model)
     dict_inputs = isinstance(getattr(model, "input", None), dict)
     names = [s.name for s in specs]

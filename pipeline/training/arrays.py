@@ -50,20 +50,21 @@ class ArrayWriter:
             self.path.unlink(missing_ok=True)
 
 
-class ArrayFile(Mapping[str, np.ndarray]):
-    """An ``.npz`` file read one array at a time, on each access (thread-safe), never all at once:
-    the comparison of VGG16's halves held 4.5 GB when both files were read into dicts."""
+class LazyArrays(Mapping[str, np.ndarray]):
+    """A read-only mapping whose arrays are read from a file on each access (thread-safe)."""
 
-    def __init__(self, path: Path) -> None:
-        self._file = np.load(path, allow_pickle=False)
-        self._names = set(self._file.files)
+    def __init__(self, names: set[str]) -> None:
+        self._names = names
         self._lock = threading.Lock()
+
+    def read(self, name: str) -> np.ndarray:
+        raise NotImplementedError
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._names:
             raise KeyError(name)
         with self._lock:
-            return self._file[name]
+            return self.read(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._names
@@ -74,31 +75,32 @@ class ArrayFile(Mapping[str, np.ndarray]):
     def __len__(self) -> int:
         return len(self._names)
 
+
+class ArrayFile(LazyArrays):
+    """``.npz`` files read one array at a time, never all at once: the comparison of VGG16's
+    halves held 4.5 GB when both files were read into dicts."""
+
+    def __init__(self, *paths: Path) -> None:
+        self._files = [np.load(path, allow_pickle=False) for path in paths if path.is_file()]
+        self._where = {name: f for f in self._files for name in f.files}
+        super().__init__(set(self._where))
+
+    def read(self, name: str) -> np.ndarray:
+        return self._where[name][name]
+
     def close(self) -> None:
-        self._file.close()
+        for f in self._files:
+            f.close()
 
 
-class WeightsFile(Mapping[str, np.ndarray]):
+class WeightsFile(LazyArrays):
     """``model.safetensors`` read one tensor at a time, as numpy arrays."""
 
     def __init__(self, path: Path) -> None:
         from safetensors import safe_open
 
         self._file = safe_open(str(path), framework="np")
-        self._names = set(self._file.keys())
-        self._lock = threading.Lock()
+        super().__init__(set(self._file.keys()))
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._names:
-            raise KeyError(name)
-        with self._lock:
-            return self._file.get_tensor(name)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._names))
-
-    def __len__(self) -> int:
-        return len(self._names)
+    def read(self, name: str) -> np.ndarray:
+        return self._file.get_tensor(name)

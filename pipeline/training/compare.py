@@ -1,7 +1,7 @@
 """Compare the two halves of the training check, per Keras weight, in Keras layout.
 
 Torch's gradients and updates are brought to each Keras variable's layout with the index maps of
-:func:`pipeline.training.tf_side.index_maps` (an element used twice in torch adds its gradients, as
+:func:`pipeline.training.index_maps.index_maps` (an element used twice in torch adds its gradients, as
 autograd does for a shared weight); where a layer has no map (ONNX fallback) the map is found by
 matching the weight values over the axis permutations of the Keras variable.
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.context import StageRecord, Workspace, timed
 
-TRAINING_FILES = ("training_tf.npz", "training_tf.json", "training_torch.npz")
+TRAINING_FILES = ("training_tf.npz", "training_tf.json", "training_index.npz", "training_torch.npz")
 
 
 def tf_part(
@@ -80,7 +80,8 @@ def check(root: Path, weight_map: dict[str, str], torch_info: dict[str, Any]) ->
     from pipeline.training.compare import compare, tolerance_for
 
     tf_info = json.loads((root / "training_tf.json").read_text(encoding="utf-8"))
-    tf_arrays, torch_arrays = ArrayFile(root / "training_tf.npz"), ArrayFile(root / "training_torch.npz")
+    tf_arrays = ArrayFile(root / "training_tf.npz", root / "training_index.npz")
+    torch_arrays = ArrayFile(root / "training_torch.npz")
     try:
         before = WeightsFile(root / "model.safetensors")
         result = compare(tf_arrays, torch_arrays, before, weight_map, tf_info, tolerance_for(tf_info, torch_info))

@@ -15,13 +15,15 @@ why):
 3. the outputs after the step (inference mode) and every variable's change in it.
 
 Everything is saved in Keras layout keyed by variable path (``training_tf.npz``). Index maps
-(:func:`index_maps`) say which Keras element each state-dict element came from, so the torch side's
-results can be brought to Keras layout whatever transposes, splits or gate orders the translator
-used. The model's variables and layer rates are restored afterwards.
+(:mod:`pipeline.training.index_maps`, ``training_index.npz``) say which Keras element each
+state-dict element came from, so the torch side's results can be brought to Keras layout whatever
+transposes, splits or gate orders the translator used. The model's variables and layer rates are
+restored afterwards.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -31,11 +33,13 @@ import numpy as np
 from pipeline.training.arrays import ArrayWriter
 from pipeline.training.compile_config import read_compile_config, training_code
 from pipeline.training.float64 import float64_clone, float64_default, widen
+from pipeline.training.index_maps import index_maps
 from pipeline.training.layer_walk import graph_order, make_deterministic, restore
 
 DEFAULT_LR = 0.01
 TF_FILE = "training_tf.npz"
 TF_INFO = "training_tf.json"
+TF_INDEX = "training_index.npz"
 
 
 def projections(outputs: list[np.ndarray], seed: int) -> list[np.ndarray | None]:
@@ -84,38 +88,6 @@ def variable_path(variable: Any) -> str:
         return str(path)
     name = str(getattr(variable, "name", ""))
     return name[:-2] if name.endswith(":0") else name
-
-
-def index_maps(model: Any, config: Any, input_names: list[str]) -> dict[str, np.ndarray]:
-    """state-dict key -> flat index into its Keras variable for every element (-1: not a Keras element).
-
-    The model is translated again with each float variable holding its own element numbers
-    (1..n), so whatever the translator does to a weight (transposes, gate reorders, splits), the
-    numbers say where each element came from. Layers only the ONNX fallback translates have no map.
-    """
-    from pipeline.translate import translate_model
-    from pipeline.translate.base import Decline
-
-    variables = [v for v in model.variables if "float32" in str(v.dtype) and 0 < int(np.prod(v.shape)) < 2**24]
-    saved = [v.numpy() for v in variables]
-    try:
-        for v in variables:
-            v.assign(np.arange(1, int(np.prod(v.shape)) + 1, dtype=np.float32).reshape(v.shape))
-        try:
-            code = translate_model(model, layout=config.layout, input_names=input_names)
-        except Decline:
-            return {}
-    finally:
-        for v, value in zip(variables, saved, strict=True):
-            v.assign(value)
-    maps = {}
-    for key, array in code.weights.items():
-        if key not in code.weight_map or not np.issubdtype(array.dtype, np.floating):
-            continue
-        codes = np.asarray(array, np.float64)
-        index = np.where((codes >= 1) & (codes == np.round(codes)), codes - 1, -1).astype(np.int32)  # < 2**24
-        maps[key] = index
-    return maps
 
 
 def output_activations(model: Any) -> dict[str, str]:
@@ -173,8 +145,16 @@ def run(
         if wide is not None and use_fit:
             ensure_compiled(wide, compile_config)
         if wide is not None:
-            return _run(loaded, wide, config, workspace, sets, carried, "")
-    return _run(loaded, loaded.keras_model, config, workspace, sets, carried, why)
+            info = _run(loaded, wide, config, workspace, sets, carried, "")
+    if wide is None:
+        info = _run(loaded, loaded.keras_model, config, workspace, sets, carried, why)
+    del wide  # the float64 model is done before the index maps' translations start
+    gc.collect()
+    maps = index_maps(loaded.keras_model, config, [s.name for s in loaded.inputs])
+    with ArrayWriter(workspace / TF_INDEX) as out:
+        for key in list(maps):
+            out[f"index/{key}"] = maps.pop(key)
+    return info
 
 
 def _run(
@@ -207,8 +187,13 @@ def _run(
     path_of = {id(v): variable_path(o) for v, o in zip(model.variables, original.variables, strict=True)}
     trainable = list(model.trainable_variables)
     everything = [v for v in model.variables if _is_float(v)]
-    # the values before the step, from the loaded model (the clone holds the same in float64)
-    before = {variable_path(o): o.numpy() for o in original.variables if _is_float(o)}
+    # the values before the step: the loaded model's, read when needed (the float64 clone took the
+    # step); a copy only when the loaded model itself takes it
+    originals = {variable_path(o): o for o in original.variables if _is_float(o)}
+    saved = {path: o.numpy() for path, o in originals.items()} if narrow_why else {}
+
+    def before(path: str) -> np.ndarray:
+        return saved[path] if narrow_why else originals[path].numpy()
 
     def flat(result: Any) -> list[Any]:
         if isinstance(result, dict):
@@ -272,18 +257,14 @@ def _run(
                 arrays[f"after/{i}"] = np.asarray(o)
             for v in everything:  # the change, computed in the variable's own precision
                 path, value = path_of[id(v)], v.numpy()
-                arrays[f"delta/{path}"] = (value - before[path].astype(value.dtype)).astype(np.float32)
+                arrays[f"delta/{path}"] = (value - before(path).astype(value.dtype)).astype(np.float32)
         finally:
             restore(saved_rates)
             if narrow_why:  # the loaded model itself took the step
                 for v in everything:
-                    v.assign(before[path_of[id(v)]])
-        for path, value in before.items():
-            arrays[f"before/{path}"] = value
-        input_names = [s.name for s in loaded.inputs]
-        maps = index_maps(original, config, input_names)
-        for key, index in maps.items():
-            arrays[f"index/{key}"] = index
+                    v.assign(saved[path_of[id(v)]])
+        for path in originals:
+            arrays[f"before/{path}"] = before(path)
     info = {
         "deterministic": notes,
         "fit": use_fit,

@@ -187,6 +187,8 @@ def _run(
         out["loss/training"] = np.asarray(loss.item())
         out["loss/fit"] = np.asarray(fit_loss.item())
         optimizer.step()
+        for p in named.values():  # the step is taken: its gradients are on disk
+            p.grad = None
         seconds["training"] = time.perf_counter() - start
         module.eval()
         with torch.no_grad():
@@ -194,8 +196,8 @@ def _run(
                 out[f"after/{i}"] = numpy(o)
             with safe_open(str(root / "model.safetensors"), framework="pt") as weights:
                 for k, v in module.state_dict().items():
-                    if v.is_floating_point():  # the change, in the module's own precision
-                        out[f"delta/{k}"] = numpy(v - weights.get_tensor(k).to(v.dtype))
+                    if v.is_floating_point():  # the change, in the module's own precision (in place:
+                        out[f"delta/{k}"] = numpy(v.sub_(weights.get_tensor(k)))  # the module is done)
 
     trainable = sum(p.numel() for p in named.values())
     weight_map = translation.get("weight_map") or {}

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pipeline.stages.importer import import_model
-from tests.fixups.tracing import export, run_onnx
+from tests.fixups.tracing import export, run_onnx, three_way
 
 
 def _model(layer: Any, shape: tuple[int, ...], dtype: str) -> Any:
@@ -37,4 +37,17 @@ def test_one_hot_outputs(kind: str) -> None:
     assert ort.dtype == expected.dtype
     with torch.no_grad():
         np.testing.assert_array_equal(import_model(onnx_model).module(torch.from_numpy(x)).numpy(), expected)
+    assert "OneHot" in {n.op_type for n in onnx_model.graph.node}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_negative_ids_give_a_row_of_off_values(dtype: str) -> None:
+    import keras
+
+    class OneHot(keras.layers.Layer):
+        def call(self, x: Any) -> Any:
+            return keras.ops.one_hot(x, 4, dtype=dtype)
+
+    x = np.array([[-1, 0, 3, -4, -5, 4]], np.int64)
+    onnx_model = three_way(_model(OneHot(), (6,), "int64"), x, 17)
     assert "OneHot" in {n.op_type for n in onnx_model.graph.node}

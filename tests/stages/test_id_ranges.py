@@ -52,3 +52,20 @@ def test_integer_lookup_ids_are_mostly_keys_and_some_outside() -> None:
     assert len(set(ids[known].tolist())) >= 4 and 0.5 < known.mean() < 0.95
     inverted = keras.layers.IntegerLookup(vocabulary=KEYS, invert=True)
     assert lookup_range([inverted])[:2] == (0.0, 6.0) and lookup_vocabulary([inverted]) is None
+
+
+def test_ids_without_oov_indices_are_keys_in_every_set() -> None:
+    """num_oov_indices=0: Keras raises on any other id, so every set (edge sets too) holds only keys."""
+    import keras
+
+    ids = keras.Input((16,), dtype="int64", name="ids")
+    reading = keras.Input((4,), name="reading")  # a float input: the edge sets are made too
+    lookup = keras.layers.IntegerLookup(vocabulary=[-5, 3, 7, 120], num_oov_indices=0, output_mode="count")
+    model = keras.Model([ids, reading], keras.layers.Concatenate()([lookup(ids), reading]))
+    spec = next(s for s in _specs(model) if s.name == "ids")
+    assert spec.known_only and (spec.low, spec.high) == (-5.0, 121.0) and "no OOV index" in spec.range_reason
+    sets = make_input_sets(_specs(model), ConversionConfig(batch_size=4))
+    assert {"zeros", "large", "negative"} <= set(sets)
+    for feed in sets.values():
+        assert np.isin(feed["ids"], [-5, 3, 7, 120]).all()
+        model([feed["ids"], feed["reading"]])  # Keras accepts them

@@ -30,3 +30,19 @@ def test_failure_leaves_no_file_and_names_are_written_once(tmp_path: Path) -> No
         out["a"] = np.zeros(2)
         out["a"] = np.ones(2)
     assert not path.exists()
+
+
+def test_array_file_reads_several_files_one_array_at_a_time(tmp_path: Path) -> None:
+    from pipeline.training.arrays import ArrayFile
+
+    with ArrayWriter(tmp_path / "a.npz") as out:
+        out["grad/k"] = np.ones(3, np.float32)
+    with ArrayWriter(tmp_path / "b.npz") as out:
+        out["index/w"] = np.arange(3, dtype=np.int32)
+    arrays = ArrayFile(tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "absent.npz")
+    try:
+        assert sorted(arrays) == ["grad/k", "index/w"] and len(arrays) == 2
+        np.testing.assert_array_equal(arrays["index/w"], [0, 1, 2])
+        assert arrays.get("grad/x") is None and "grad/k" in arrays
+    finally:
+        arrays.close()

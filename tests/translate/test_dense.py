@@ -25,6 +25,12 @@ def test_dense_matches_tensorflow(layer, shape, rng: np.random.Generator) -> Non
     check(one_layer(layer(), shape), rng)
 
 
+def test_dense_on_integer_inputs_casts_them(rng: np.random.Generator) -> None:
+    """Keras' matmul promotes int64 indices (IntegerLookup's output) to float32; nn.Linear refuses them."""
+    result = check(one_layer(L.Dense(3, name="d"), (5,), dtype="int64"), rng)
+    assert "self.d(x.to(self.d.weight.dtype))" in result.code.source
+
+
 def test_dense_weight_is_the_transposed_kernel(rng: np.random.Generator) -> None:
     model = one_layer(L.Dense(3, name="d"), (5,))
     result = check(model, rng)

@@ -14,6 +14,8 @@ def translate_dense(call: LayerCall, ctx: Context) -> Translation:
     After a Flatten of a channels-first feature map the features come in (C, H, W) order while
     Keras flattened (H, W, C): the kernel's rows are permuted once here, so the model needs no
     transpose before the Flatten. Other inputs of rank >= 3 are brought to the Keras layout.
+    Integer inputs (a lookup's indices) are cast to the weight's dtype, as Keras' matmul promotes
+    them to its compute dtype; ``nn.Linear`` refuses them.
     """
     layer = call.layer
     value = call.inputs[0]
@@ -39,7 +41,8 @@ def translate_dense(call: LayerCall, ctx: Context) -> Translation:
     out = ctx.var(call.attr)
     result = Value(out, call.output_shapes[0], call.output_dtypes[0])
     act = activation_name(layer.activation)
-    t.lines.append(f"{out} = {activation_expr(act, f'self.{call.attr}({value.var})', result, ctx)}")
+    x = value.var if value.dtype.startswith(("float", "bfloat")) else f"{value.var}.to(self.{call.attr}.weight.dtype)"
+    t.lines.append(f"{out} = {activation_expr(act, f'self.{call.attr}({x})', result, ctx)}")
     t.outputs.append(result)
     return t
 

@@ -1,4 +1,4 @@
-"""Preprocessing layers inside models: Rescaling, Normalization, Resizing, Discretization, IntegerLookup."""
+"""Preprocessing layers inside models: Rescaling, Normalization, Resizing (lookups: ``lookup.py``)."""
 
 from __future__ import annotations
 
@@ -101,84 +101,8 @@ def translate_resizing(call: LayerCall, ctx: Context) -> Translation:
     return Translation(modules={}, lines=[*lines, line], outputs=[result])
 
 
-def translate_discretization(call: LayerCall, ctx: Context) -> Translation:
-    """Discretization (output_mode "int") as ``torch.bucketize(x, boundaries, right=True)`` over a buffer.
-
-    TensorFlow's Bucketize counts the boundaries at or below each value (an upper-bound search):
-    torch's ``right=True``. The boundaries (config or adapted) are a buffer of the helper module;
-    one_hot / multi_hot / count outputs decline to the ONNX route.
-    """
-    layer = call.layer
-    cfg = call.config
-    if cfg.get("output_mode", "int") != "int" or cfg.get("sparse"):
-        raise Decline(f"Discretization with output_mode '{cfg.get('output_mode')}'")
-    bounds = getattr(layer, "bin_boundaries", None)
-    if bounds is None:
-        raise Decline("Discretization without boundaries (neither given nor adapted)")
-    boundaries = np.asarray([float(b) for b in bounds], np.float32)
-    return _helper_call(call, ctx, "Discretization", f"Discretization({boundaries.size})", {"boundaries": boundaries})
-
-
-def translate_integer_lookup(call: LayerCall, ctx: Context) -> Translation:
-    """IntegerLookup (output_mode "int", either direction) as ``torch.searchsorted`` over sorted keys.
-
-    The table becomes two buffers (keys sorted, their indices or tokens), with Keras' rules for
-    what is not in it: one OOV index as the default, several as ``oov_start + id mod n``
-    (``oov_method="floormod"``), the mask token to index 0 (inverted: index 0 to the mask token).
-    """
-    layer = call.layer
-    cfg = call.config
-    if cfg.get("output_mode", "int") != "int" or cfg.get("sparse") or cfg.get("pad_to_max_tokens"):
-        raise Decline(f"IntegerLookup with output_mode '{cfg.get('output_mode')}'")
-    if cfg.get("oov_method", "floormod") != "floormod":
-        raise Decline(f"IntegerLookup oov_method '{cfg.get('oov_method')}'")
-    vocabulary = [int(v) for v in layer.get_vocabulary(include_special_tokens=True)]
-    tokens = [int(v) for v in layer.get_vocabulary(include_special_tokens=False)]
-    if not tokens:
-        raise Decline("IntegerLookup with an empty vocabulary (neither given nor adapted)")
-    start = len(vocabulary) - len(tokens)
-    indices = list(range(start, len(vocabulary)))
-    mask = layer.mask_token
-    num_oov = int(layer.num_oov_indices)
-    oov_start = 1 if mask is not None else 0
-    if layer.invert:
-        keys, values, default = indices, tokens, int(layer.oov_token)
-        args = f"{default}" + ("" if mask is None else f", mask_key=0, mask_value={int(mask)}")
-    else:
-        keys, values = tokens, indices
-        default = -1 if num_oov != 1 else oov_start
-        args = f"{default}" + ("" if mask is None else f", mask_key={int(mask)}, mask_value=0")
-        if num_oov > 1:
-            args += f", num_oov={num_oov}, oov_start={oov_start}"
-    order = np.argsort(np.asarray(keys, np.int64), kind="stable")
-    weights = {"keys": np.asarray(keys, np.int64)[order], "values": np.asarray(values, np.int64)[order]}
-    return _helper_call(call, ctx, "IntegerLookup", f"IntegerLookup({len(keys)}, {args})", weights)
-
-
-def _helper_call(call: LayerCall, ctx: Context, helper: str, ctor: str, buffers: dict[str, np.ndarray]) -> Translation:
-    """``out = self.<attr>(x)`` on a helper module whose buffers are ``buffers``."""
-    value = call.inputs[0]
-    if value.channels_first and value.rank >= 3:
-        lines, value = ctx.keras_layout(value)
-    else:
-        lines = []
-    out = ctx.var(call.attr)
-    result = Value(out, call.output_shapes[0], call.output_dtypes[0])
-    t = Translation(
-        modules={}, lines=[*lines, f"{out} = self.{call.attr}({value.var})"], outputs=[result], helpers=[helper]
-    )
-    if call.call_index == 0:
-        t.modules[call.attr] = ctor
-        for key, array in buffers.items():
-            t.weights[f"{call.attr}.{key}"] = array
-            t.buffers.add(f"{call.attr}.{key}")
-    return t
-
-
 ENTRIES = (
     LayerEntry.of(("Rescaling",), translate_rescaling),
     LayerEntry.of(("Normalization",), translate_normalization),
     LayerEntry.of(("Resizing",), translate_resizing),
-    LayerEntry.of(("Discretization",), translate_discretization),
-    LayerEntry.of(("IntegerLookup",), translate_integer_lookup),
 )
