@@ -119,8 +119,11 @@ def write_training_code(loaded: Any, model_py: Path, info: dict[str, Any], sourc
         activations=output_activations(model),
     )
     if code.source and model_py.is_file():
+        # written whole (rename): model.py's own check may be reading it meanwhile
         text = model_py.read_text(encoding="utf-8").rstrip() + "\n\n\n" + code.source
-        model_py.write_text(text, encoding="utf-8")
+        partial = model_py.with_name(model_py.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(model_py)
     return {
         "compiled": code.compiled,
         "compile_config": compile_config,
