@@ -197,7 +197,8 @@ def _run(
             with safe_open(str(root / "model.safetensors"), framework="pt") as weights:
                 for k, v in module.state_dict().items():
                     if v.is_floating_point():  # the change, in the module's own precision (in place:
-                        out[f"delta/{k}"] = numpy(v.sub_(weights.get_tensor(k)))  # the module is done)
+                        before = weights.get_tensor(k).reshape(v.shape)  # (a scalar may be stored as [1])
+                        out[f"delta/{k}"] = numpy(v.sub_(before))  # the module is done)
 
     trainable = sum(p.numel() for p in named.values())
     weight_map = translation.get("weight_map") or {}
