@@ -58,3 +58,13 @@ def test_mixed_precision_model_computes_in_float64() -> None:
     assert wide.dtype == np.float64
     kernel, bias = (np.asarray(w, np.float64) for w in model.get_weights())
     np.testing.assert_allclose(wide, x @ kernel + bias, rtol=1e-12)
+
+
+def test_grouped_convolution_stays_in_float32_and_says_why() -> None:
+    import keras
+
+    image = keras.Input((6, 6, 4))
+    model = keras.Model(image, keras.layers.Conv2D(4, 3, groups=4, name="depthwise_as_groups")(image))
+    with float64_default():
+        clone, why = float64_clone(model)
+    assert clone is None and "'depthwise_as_groups'" in why and "float64 kernel" in why
