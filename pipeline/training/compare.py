@@ -38,7 +38,7 @@ class TrainingTolerance:
 # Both halves in float64: rounding is ~1e-12 of a spread even where BatchNorm's batch statistics
 # cancel. What remains are constants Keras rounds to float32 inside its float64 computation: Adam
 # casts beta_2 to a float32 tensor first, and sqrt(1 - 0.999f) is 6.4e-6 smaller than sqrt(1 -
-# 0.999) (model.py's): the first step of Adam differs by 6.8e-6 of its spread; hyper-parameters read
+# 0.999) (model.py's): the first step of Adam differs by 6.9e-6 of its spread; hyper-parameters read
 # back from float32 configs (an L2 factor of 0.009999999776482582): 5e-8. Planted faults: 1e-2 and
 # more. The tolerance sits between, with room for both.
 FLOAT64 = TrainingTolerance(atol=5e-5, rtol=1e-5, loss_rtol=1e-6)
