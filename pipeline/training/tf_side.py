@@ -148,7 +148,11 @@ def run(
         if wide is not None and use_fit:
             ensure_compiled(wide, compile_config)
         if wide is not None:
-            info = _run(loaded, wide, config, workspace, sets, carried, "")
+            try:
+                info = _run(loaded, wide, config, workspace, sets, carried, "")
+            except Exception as exc:  # an op without a float64 kernel: float32, said why
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                wide, why = None, f"the float64 model does not run in TensorFlow ({type(exc).__name__}: {first})"
     if wide is None:
         info = _run(loaded, loaded.keras_model, config, workspace, sets, carried, why)
     del wide  # the float64 model is done before the index maps' translations start

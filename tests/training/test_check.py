@@ -278,3 +278,23 @@ def test_model_keras_cannot_rebuild_in_float64_is_checked_in_float32(
     assert result["precision"] == {"keras": "float32", "torch": "float32", "why": "not rebuilt from its config"}
     assert result["passed"], result["first_divergence"]
     assert 0 < result["worst"]["grad_inference"] < 1e-4  # float32 rounding, inside the float32 tolerance
+
+
+def test_float64_model_that_fails_in_tensorflow_falls_back_to_float32(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.training import tf_side
+
+    class Broken:  # stands for a float64 model one of whose ops has no float64 kernel
+        def __init__(self, model: Any) -> None:
+            self.input, self.variables = getattr(model, "input", None), model.variables
+            self.trainable_variables = model.trainable_variables
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            raise TypeError("Value passed to parameter 'input' has DataType float64 not in list of allowed values")
+
+    monkeypatch.setattr(tf_side, "float64_clone", lambda model: (Broken(model), ""))
+    result = run_check(seed_cnn(), tmp_path)
+    assert result["precision"]["keras"] == "float32", result["precision"]
+    assert result["precision"]["why"].startswith("the float64 model does not run in TensorFlow (TypeError")
+    assert result["passed"], result["first_divergence"]
