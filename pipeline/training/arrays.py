@@ -50,12 +50,17 @@ class ArrayWriter:
             self.path.unlink(missing_ok=True)
 
 
+# One lock for every read of every file: numpy parses .npy headers with ast.literal_eval, and
+# CPython 3.11's ast is not safe to run from two threads at once ("SystemError: AST constructor
+# recursion depth mismatch" when the comparison's threads read the two halves' files together).
+READ_LOCK = threading.Lock()
+
+
 class LazyArrays(Mapping[str, np.ndarray]):
     """A read-only mapping whose arrays are read from a file on each access (thread-safe)."""
 
     def __init__(self, names: set[str]) -> None:
         self._names = names
-        self._lock = threading.Lock()
 
     def read(self, name: str) -> np.ndarray:
         raise NotImplementedError
@@ -63,7 +68,7 @@ class LazyArrays(Mapping[str, np.ndarray]):
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._names:
             raise KeyError(name)
-        with self._lock:
+        with READ_LOCK:
             return self.read(name)
 
     def __contains__(self, name: object) -> bool:
