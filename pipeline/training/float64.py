@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.helpers import first_line
+
 # dtype (policy) names that become float64: a mixed-precision model is checked for what it computes,
 # not for float16's rounding, which the forward comparison already allows for (pipeline.precision)
 WIDENED = {"float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16"}
@@ -66,7 +68,7 @@ def float64_clone(model: Any) -> tuple[Any | None, str]:
         weights = model.get_weights()
         clone.set_weights([w.astype(np.float64) if w.dtype == np.float32 else w for w in weights])
     except Exception as exc:  # a model its config does not rebuild
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc, 200)
         return None, f"the model is not rebuilt from its config in float64 ({first})"
     ours, theirs = clone.variables, model.variables
     if len(ours) != len(theirs) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(ours, theirs, strict=True)):

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.helpers import first_line
 from pipeline.training.arrays import ArrayWriter
 from pipeline.training.compile_config import read_compile_config, training_code
 from pipeline.training.float64 import float64_clone, float64_default, widen
@@ -151,7 +152,7 @@ def run(
             try:
                 info = _run(loaded, wide, config, workspace, sets, carried, "")
             except Exception as exc:  # an op without a float64 kernel: float32, said why
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                first = first_line(exc, 200)
                 wide, why = None, f"the float64 model does not run in TensorFlow ({type(exc).__name__}: {first})"
     if wide is None:
         info = _run(loaded, loaded.keras_model, config, workspace, sets, carried, why)

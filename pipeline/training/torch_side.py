@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.helpers import first_line
 from pipeline.training.arrays import ArrayWriter
 from pipeline.training.tf_side import DEFAULT_LR, TF_FILE, TF_INFO
 
@@ -105,7 +106,7 @@ def task(request: dict[str, Any]) -> dict[str, Any]:
         try:
             return _run(root, model_py, request["inputs"], info, torch.float64, "")
         except Exception as exc:  # any float64 failure falls back to float32, said why
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            first = first_line(exc, 200)
             why = f"the module does not run in float64 ({type(exc).__name__}: {first})"
     return _run(root, model_py, request["inputs"], info, torch.float32, why or info.get("precision_why", ""))
 
